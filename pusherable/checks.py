@@ -1,0 +1,111 @@
+"""System checks: ``pusherable.E001``... for errors, ``pusherable.W001``... for warnings.
+
+Each id is listed, with its fix, in ``docs/reference/checks.rst``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.apps import apps
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import CHANNEL_TYPES, DELIVERY_MODES, settings
+
+__all__ = [
+    "check_backend",
+    "check_channel_type",
+    "check_credentials",
+    "check_delivery_mode",
+    "check_model_names",
+]
+
+PUSHER_BACKEND = "pusherable.backends.pusher.Backend"
+
+
+@register(Tags.compatibility)
+def check_channel_type(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    value = settings.PUSHERABLE_CHANNEL_TYPE
+    if value in CHANNEL_TYPES:
+        return []
+    return [
+        Error(
+            f"PUSHERABLE_CHANNEL_TYPE is {value!r}, which is not a channel type.",
+            hint=f"Set it to one of {', '.join(repr(t) for t in CHANNEL_TYPES)}.",
+            id="pusherable.E001",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_backend(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    path = settings.PUSHERABLE_BACKEND
+    try:
+        import_string(path)
+    except ImportError as exc:
+        return [
+            Error(
+                f"PUSHERABLE_BACKEND {path!r} cannot be imported: {exc}",
+                hint="Use a dotted path to a class, such as "
+                "'pusherable.backends.pusher.Backend' or 'pusherable.backends.locmem.Backend'.",
+                id="pusherable.E002",
+            )
+        ]
+    return []
+
+
+@register(Tags.compatibility)
+def check_delivery_mode(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    value = settings.PUSHERABLE_DELIVERY
+    if value in DELIVERY_MODES:
+        return []
+    return [
+        Error(
+            f"PUSHERABLE_DELIVERY is {value!r}, which is not a delivery mode.",
+            hint=f"Set it to one of {', '.join(repr(m) for m in DELIVERY_MODES)}.",
+            id="pusherable.E003",
+        )
+    ]
+
+
+@register(Tags.compatibility)
+def check_credentials(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.PUSHERABLE_BACKEND != PUSHER_BACKEND or settings.is_configured:
+        return []
+    missing = [
+        name
+        for name in ("PUSHER_APP_ID", "PUSHER_KEY", "PUSHER_SECRET")
+        if not getattr(settings, name)
+    ]
+    return [
+        Warning(
+            f"The Pusher backend is enabled but {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set; no event will be delivered.",
+            hint="Set PUSHER_APP_ID, PUSHER_KEY and PUSHER_SECRET (and PUSHER_HOST/PUSHER_PORT "
+            "for a self-hosted server such as `manage.py pusherable_server`), or set "
+            "PUSHERABLE_BACKEND to 'pusherable.backends.console.Backend' in development.",
+            id="pusherable.W001",
+        )
+    ]
+
+
+@register(Tags.models)
+def check_model_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.PUSHERABLE_CHANNEL_APP_LABEL:
+        return []
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for model in apps.get_models():
+        by_name[str(model._meta.model_name)].append(model._meta.label)
+    return [
+        Warning(
+            f"Models {', '.join(sorted(labels))} share the model name {name!r}, so their "
+            f"objects would share channels such as '{name}_1'.",
+            hint="Set PUSHERABLE_CHANNEL_APP_LABEL = True to name channels "
+            "'<app_label>.<model>_<pk>'.",
+            id="pusherable.W002",
+        )
+        for name, labels in sorted(by_name.items())
+        if len(labels) > 1
+    ]

@@ -1,0 +1,138 @@
+"""Settings of django-pusherable, read in this one module.
+
+Every other module reads settings through :data:`settings`, never through
+``django.conf.settings``: values are cached on first use and the cache is
+dropped on :data:`django.test.signals.setting_changed`, so ``override_settings``
+works in tests.
+
+Two families of names:
+
+- ``PUSHER_*``: the credentials and address of the Pusher Channels API, with the
+  names the original django-pusherable used, so existing projects keep working.
+- ``PUSHERABLE_*``: options of this library, each with a documented default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.dispatch import Signal, receiver
+from django.test.signals import setting_changed
+
+__all__ = [
+    "CHANNEL_TYPES",
+    "DEFAULTS",
+    "DELIVERY_MODES",
+    "Settings",
+    "settings",
+    "settings_reloaded",
+]
+
+CHANNEL_TYPES = ("private", "presence", "public")
+DELIVERY_MODES = ("background", "sync")
+
+DEFAULTS: dict[str, Any] = {
+    # Credentials and address of the Pusher Channels HTTP API.
+    "PUSHER_APP_ID": None,
+    "PUSHER_KEY": None,
+    "PUSHER_SECRET": None,
+    "PUSHER_CLUSTER": "mt1",
+    "PUSHER_HOST": None,
+    "PUSHER_PORT": None,
+    "PUSHER_SSL": True,
+    "PUSHER_ENCRYPTION_MASTER_KEY_BASE64": None,
+    # Delivery.
+    "PUSHERABLE_BACKEND": "pusherable.backends.pusher.Backend",
+    "PUSHERABLE_BACKEND_OPTIONS": {},
+    "PUSHERABLE_DELIVERY": "background",
+    "PUSHERABLE_TIMEOUT": 5.0,
+    "PUSHERABLE_QUEUE_SIZE": 10_000,
+    "PUSHERABLE_BATCH_SIZE": 10,
+    "PUSHERABLE_RETRY_DEADLINE": 300.0,
+    "PUSHERABLE_RETRY_BACKOFF": (0.1, 30.0),
+    "PUSHERABLE_SHUTDOWN_TIMEOUT": 5.0,
+    # Channels.
+    "PUSHERABLE_CHANNEL_TYPE": "private",
+    "PUSHERABLE_CHANNEL_APP_LABEL": False,
+    # Payloads.
+    "PUSHERABLE_SENSITIVE_FIELDS": ("password",),
+    "PUSHERABLE_SENSITIVE_FIELD_PATTERN": (
+        r"password|passwd|secret|token|api_?key|private_?key|salt"
+    ),
+    "PUSHERABLE_MAX_PAYLOAD_SIZE": 10_240,
+    "PUSHERABLE_SOCKET_ID_FIELD": "pusherable_socket_id",
+    # Authorization and presence.
+    "PUSHERABLE_AUTHORIZER": "pusherable.authorization.default_policy",
+    "PUSHERABLE_USER_INFO": "pusherable.authorization.default_user_info",
+    "PUSHERABLE_MAX_USER_INFO_SIZE": 1024,
+    # Browser side.
+    "PUSHERABLE_PUSHER_JS_URL": "https://js.pusher.com/8.4.0/pusher.min.js",
+    "PUSHERABLE_PUSHER_JS_INTEGRITY": None,
+    "PUSHERABLE_WS_HOST": None,
+    "PUSHERABLE_WS_PORT": None,
+    "PUSHERABLE_JS_OPTIONS": {},
+}
+
+#: Sent after the cached settings were dropped because a ``PUSHER*`` setting
+#: changed, so that modules holding derived state (the backend) rebuild it.
+settings_reloaded = Signal()
+
+
+class Settings:
+    """Read-only view of the ``PUSHER_*`` and ``PUSHERABLE_*`` settings with defaults."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"{name!r} is not a django-pusherable setting")
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = getattr(django_settings, name, DEFAULTS[name])
+            self._cache[name] = value
+            return value
+
+    def reload(self) -> None:
+        """Forget cached values; the next read goes back to Django's settings."""
+        self._cache.clear()
+
+    @property
+    def is_configured(self) -> bool:
+        """Whether the three credentials the Pusher API needs are set."""
+        return all((self.PUSHER_APP_ID, self.PUSHER_KEY, self.PUSHER_SECRET))
+
+    def pusher_client_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`pusher.Pusher` built from the ``PUSHER_*`` settings.
+
+        ``cluster`` is ignored by the ``pusher`` library when ``host`` is set, and the
+        port is always passed on its own (a port inside ``host`` breaks its URLs).
+        """
+        options: dict[str, Any] = {
+            "app_id": str(self.PUSHER_APP_ID or ""),
+            "key": str(self.PUSHER_KEY or ""),
+            "secret": str(self.PUSHER_SECRET or ""),
+            "ssl": bool(self.PUSHER_SSL),
+            "timeout": self.PUSHERABLE_TIMEOUT,
+        }
+        if self.PUSHER_HOST:
+            options["host"] = self.PUSHER_HOST
+        else:
+            options["cluster"] = self.PUSHER_CLUSTER
+        if self.PUSHER_PORT:
+            options["port"] = int(self.PUSHER_PORT)
+        if self.PUSHER_ENCRYPTION_MASTER_KEY_BASE64:
+            options["encryption_master_key_base64"] = self.PUSHER_ENCRYPTION_MASTER_KEY_BASE64
+        return options
+
+
+settings = Settings()
+
+
+@receiver(setting_changed)
+def _reload_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting in DEFAULTS:
+        settings.reload()
+        settings_reloaded.send(sender=Settings, setting=setting)

@@ -1,0 +1,76 @@
+"""Exceptions raised by django-pusherable.
+
+Every exception derives from :exc:`PusherableError`::
+
+    PusherableError
+    ├── ConfigurationError (also ImproperlyConfigured)
+    ├── ChannelError (also ValueError)
+    │   ├── InvalidChannelName
+    │   ├── ChannelNameTooLong
+    │   └── UnknownChannelModel
+    ├── PayloadError (also ValueError)
+    └── DeliveryError
+        ├── TransientDeliveryError
+        └── PermanentDeliveryError
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = [
+    "ChannelError",
+    "ChannelNameTooLong",
+    "ConfigurationError",
+    "DeliveryError",
+    "InvalidChannelName",
+    "PayloadError",
+    "PermanentDeliveryError",
+    "PusherableError",
+    "TransientDeliveryError",
+    "UnknownChannelModel",
+]
+
+
+class PusherableError(Exception):
+    """Base class of every exception raised by django-pusherable."""
+
+
+class ConfigurationError(PusherableError, ImproperlyConfigured):
+    """Raised when a ``PUSHER_*`` or ``PUSHERABLE_*`` setting is missing or invalid."""
+
+
+class ChannelError(PusherableError, ValueError):
+    """Raised when a channel name cannot be built or parsed."""
+
+
+class InvalidChannelName(ChannelError):
+    """Raised when a channel name is not one that django-pusherable builds."""
+
+
+class ChannelNameTooLong(ChannelError):
+    """Raised when an object's channel name would exceed Pusher's length limit."""
+
+
+class UnknownChannelModel(ChannelError):
+    """Raised when a channel name names a model that is not installed."""
+
+
+class PayloadError(PusherableError, ValueError):
+    """Raised when an event payload cannot be serialized to JSON."""
+
+
+class DeliveryError(PusherableError):
+    """Raised when a backend cannot hand events to the Pusher API."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientDeliveryError(DeliveryError):
+    """Raised for faults worth retrying: refused connections, timeouts, 5xx and 429."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Raised for faults that retrying cannot fix: 400, 401, 403, 413."""
