@@ -1,0 +1,137 @@
+"""Hand events to the configured backend, after the transaction commits.
+
+This is the one path every event takes, from views and from code outside views
+(signals, tasks, management commands, the admin)::
+
+    from pusherable import trigger
+    trigger("private-article_42", "published", {"by": "alice"})
+
+Nothing here raises into the caller for a delivery fault: a failure is logged
+and reported through :data:`pusherable.signals.delivery_failed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from .backends.base import BaseBackend
+from .conf import settings, settings_reloaded
+from .events import Event
+from .exceptions import ConfigurationError
+
+__all__ = [
+    "clean_socket_id",
+    "get_backend",
+    "reset_backend",
+    "send",
+    "set_backend",
+    "trigger",
+]
+
+logger = logging.getLogger("pusherable")
+
+SOCKET_ID_RE = re.compile(r"^\d{1,20}\.\d{1,20}$")
+
+_backend: BaseBackend | None = None
+_backend_lock = threading.Lock()
+
+
+def get_backend() -> BaseBackend:
+    """The process's backend, built once from ``PUSHERABLE_BACKEND`` and its options."""
+    global _backend
+    backend = _backend
+    if backend is not None:
+        return backend
+    with _backend_lock:
+        if _backend is None:
+            path = settings.PUSHERABLE_BACKEND
+            try:
+                backend_class = import_string(path)
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"PUSHERABLE_BACKEND {path!r} cannot be imported: {exc}"
+                ) from exc
+            _backend = backend_class(**settings.PUSHERABLE_BACKEND_OPTIONS)
+        return _backend
+
+
+def set_backend(backend: BaseBackend | None) -> BaseBackend | None:
+    """Swap the process's backend (``None`` rebuilds it from settings); return the old one."""
+    global _backend
+    with _backend_lock:
+        previous, _backend = _backend, backend
+    return previous
+
+
+def reset_backend(timeout: float | None = None) -> None:
+    """Close the current backend (flushing it) and build a new one on next use."""
+    previous = set_backend(None)
+    if previous is not None:
+        previous.close(timeout)
+
+
+def _on_settings_reloaded(sender: Any, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("PUSHER"):
+        # Closing flushes what the old backend still holds, with a short deadline:
+        # override_settings must not hang a test on a backend that cannot deliver.
+        reset_backend(timeout=0.5)
+
+
+settings_reloaded.connect(_on_settings_reloaded, dispatch_uid="pusherable.delivery")
+
+
+def clean_socket_id(value: Any) -> str | None:
+    """Return ``value`` if it is a Pusher socket id (``123.456``), else ``None``.
+
+    A malformed id from a browser is ignored rather than failing the request.
+    """
+    if isinstance(value, str) and SOCKET_ID_RE.match(value):
+        return value
+    return None
+
+
+def _dispatch(events: Sequence[Event]) -> None:
+    from .signals import delivery_failed
+
+    try:
+        get_backend().send_events(events)
+    except Exception as exc:  # a page must never fail because delivery did
+        logger.exception("pusherable: could not hand %d event(s) to the backend", len(events))
+        delivery_failed.send(sender=BaseBackend, events=list(events), error=exc)
+
+
+def send(events: Iterable[Event], *, on_commit: bool = True, using: str | None = None) -> None:
+    """Deliver ``events``; inside a transaction, only once it commits (never if it rolls back)."""
+    batch = list(events)
+    if not batch:
+        return
+    if on_commit:
+        transaction.on_commit(lambda: _dispatch(batch), using=using)
+    else:
+        _dispatch(batch)
+
+
+def trigger(
+    channels: str | Iterable[str],
+    event: str,
+    data: dict[str, Any],
+    socket_id: str | None = None,
+    *,
+    on_commit: bool = True,
+    using: str | None = None,
+) -> Event:
+    """Trigger ``event`` with ``data`` on ``channels``; return the :class:`Event` sent.
+
+    ``socket_id``, when it is a valid Pusher socket id, excludes that browser tab.
+    """
+    channel_list = [channels] if isinstance(channels, str) else list(channels)
+    item = Event(channel_list, event, data, clean_socket_id(socket_id))
+    send([item], on_commit=on_commit, using=using)
+    return item
