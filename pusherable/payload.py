@@ -62,6 +62,7 @@ TRUNCATED_KEYS = ("event", "model", "pk", "user", "user_id")
 
 # DjangoJSONEncoder.default() is stateless: one instance serves every call.
 _ENCODER = DjangoJSONEncoder()
+_PLAIN_TYPES = frozenset((str, int, bool))
 
 
 def json_safe(value: Any) -> Any:
@@ -71,7 +72,7 @@ def json_safe(value: Any) -> Any:
     converted as it would; anything else falls back to ``str(value)`` so that
     an odd value never fails an event.
     """
-    if value is None or type(value) in (str, int, bool):
+    if value is None or type(value) in _PLAIN_TYPES:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -138,6 +139,18 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
         ) from exc
 
 
+def _sensitivity_key() -> tuple[frozenset[str], str]:
+    names = frozenset(str(name).lower() for name in settings.PUSHERABLE_SENSITIVE_FIELDS)
+    return names, settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN or ""
+
+
+def _is_sensitive(name: str, key: tuple[frozenset[str], str]) -> bool:
+    names, pattern = key
+    return name.lower() in names or (
+        bool(pattern) and _compile_pattern(pattern).search(name) is not None
+    )
+
+
 def is_sensitive_field(name: str) -> bool:
     """Whether a field named ``name`` is kept out of payloads unless included by name.
 
@@ -145,12 +158,43 @@ def is_sensitive_field(name: str) -> bool:
     which :data:`PUSHERABLE_SENSITIVE_FIELD_PATTERN` finds a match, both
     case-insensitive.
     """
-    lowered = name.lower()
-    names = settings.PUSHERABLE_SENSITIVE_FIELDS
-    if any(lowered == str(sensitive).lower() for sensitive in names):
-        return True
-    pattern = settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN
-    return bool(pattern) and _compile_pattern(pattern).search(name) is not None
+    return _is_sensitive(name, _sensitivity_key())
+
+
+_M2M, _FILE, _PLAIN = "m2m", "file", "plain"
+
+
+@functools.lru_cache(maxsize=512)
+def _field_plan(
+    model: type[models.Model],
+    fields: frozenset[str] | None,
+    exclude: frozenset[str],
+    sensitivity: tuple[frozenset[str], str],
+) -> tuple[tuple[str, str, models.Field], ...]:
+    # Which fields to send, and how, depends only on the model and the settings:
+    # worked out once per combination rather than on every event.
+    opts = model._meta
+    plan = []
+    for field in chain(opts.concrete_fields, opts.private_fields, opts.many_to_many):
+        named = fields is not None and field.name in fields
+        if fields is not None and not named:
+            continue
+        if field.name in exclude:
+            continue
+        if not getattr(field, "editable", False) and not (
+            named and (field.concrete or field.many_to_many)
+        ):
+            continue
+        if not named and _is_sensitive(field.name, sensitivity):
+            continue
+        if field.many_to_many:
+            kind = _M2M
+        elif isinstance(field, models.FileField):
+            kind = _FILE
+        else:
+            kind = _PLAIN
+        plan.append((field.name, kind, field))
+    return tuple(plan)
 
 
 def serialize_object(
@@ -165,21 +209,20 @@ def serialize_object(
     is not editable (``auto_now``, ``editable=False``) is included when ``fields``
     names it, rather than silently dropped.
     """
-    opts = instance._meta
+    plan = _field_plan(
+        type(instance),
+        None if fields is None else frozenset(fields),
+        frozenset(exclude or ()),
+        _sensitivity_key(),
+    )
     data: dict[str, Any] = {}
-    for field in chain(opts.concrete_fields, opts.private_fields, opts.many_to_many):
-        named = fields is not None and field.name in fields
-        if fields is not None and not named:
-            continue
-        if exclude and field.name in exclude:
-            continue
-        if not getattr(field, "editable", False) and not (
-            named and (field.concrete or field.many_to_many)
-        ):
-            continue
-        if not named and is_sensitive_field(field.name):
-            continue
-        data[field.name] = field_value(instance, field)
+    for name, kind, field in plan:
+        if kind is _PLAIN:
+            data[name] = json_safe(field.value_from_object(instance))
+        elif kind is _M2M:
+            data[name] = _many_to_many_pks(instance, field)
+        else:
+            data[name] = file_value(field.value_from_object(instance))
     return data
 
 
