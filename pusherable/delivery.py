@@ -134,7 +134,9 @@ def trigger(
 
     ``socket_id``, when it is a valid Pusher socket id, excludes that browser tab.
     ``data`` whose JSON is over ``PUSHERABLE_MAX_PAYLOAD_SIZE`` is replaced by a
-    small ``"truncated": true`` event (see :func:`pusherable.payload.limit_payload_size`).
+    small ``"truncated": true`` event (see :func:`pusherable.payload.limit_payload_size`);
+    ``data`` that cannot be serialized to JSON raises
+    :exc:`~pusherable.exceptions.PayloadError` here, in the caller, not later in delivery.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     data = limit_payload_size(data, event=event)

@@ -418,6 +418,21 @@ def test_hooks_overridden_in_a_subclass(client, article, alice, commit):
     assert event.socket_id == "1.1"
 
 
+def test_update_hooks_channels_for_event_and_changed_fields(client, article, commit):
+    url = reverse("article-update-newsroom", args=[article.pk])
+    with commit():
+        assert client.get(url).status_code == 200
+        client.post(url, form_data(article, slug="only-the-slug"))
+    assert outbox == []  # no render event, and a slug-only change is not reported
+    article.refresh_from_db()
+    with commit():
+        client.post(url, form_data(article, title="Breaking"))
+    [event] = outbox
+    assert event.name == "updated"
+    assert event.channels == [f"private-article_{article.pk}", "private-article"]
+    assert event.data["changed"] == {"title": "Breaking"}
+
+
 def test_one_event_per_channel_and_name_per_request(client, article, commit):
     with commit():
         client.get(reverse("article-chatty", args=[article.pk]))

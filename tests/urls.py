@@ -15,6 +15,11 @@ urlpatterns: list = [
         views.PrefetchedArticleUpdateView.as_view(),
         name="article-update-prefetched",
     ),
+    path(
+        "articles/<int:pk>/edit-newsroom/",
+        views.NewsroomArticleUpdateView.as_view(),
+        name="article-update-newsroom",
+    ),
     path("articles/<int:pk>/delete/", views.ArticleDeleteView.as_view(), name="article-delete"),
     path("articles/<int:pk>/preview/", views.ArticlePreviewView.as_view(), name="article-preview"),
     path("articles/<int:pk>/summary/", views.ArticleSummaryView.as_view(), name="article-summary"),

@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, DetailView, TemplateView, UpdateView
 
+from pusherable.channels import channel_for_model
 from pusherable.mixins import (
     PusherCreateMixin,
     PusherDeleteMixin,
@@ -47,6 +48,21 @@ class PrefetchedArticleUpdateView(ArticleUpdateView):
     """Loads the tags with prefetch_related(), as a real admin-like page would."""
 
     queryset = Article.objects.prefetch_related("tags")
+
+
+class NewsroomArticleUpdateView(ArticleUpdateView):
+    """Saves also go to the model's channel; slug edits are not worth an event."""
+
+    pusher_event_name = None  # nothing when the form renders
+
+    def get_pusher_channels_for(self, event):
+        channels = super().get_pusher_channels_for(event)
+        if event == self.pusher_updated_event_name:
+            channels.append(channel_for_model(Article))
+        return channels
+
+    def get_pusher_changed_fields(self, form):
+        return [name for name in super().get_pusher_changed_fields(form) if name != "slug"]
 
 
 class ArticleCreateView(PusherCreateMixin, CreateView):
