@@ -258,7 +258,8 @@ def truthy_but_not_true(**kwargs):
 
 
 def test_custom_policy(world):
-    with override_settings(PUSHERABLE_AUTHORIZER="tests.test_authorization.titles_starting_with_m"):
+    policy = "tests.test_authorization.titles_starting_with_m"
+    with override_settings(PUSHERABLE_AUTHORIZER=policy):
         assert authorize(world.users["plain"], channel_for(world.article)).status_code == 200
         assert authorize(world.users["admin"], channel_for(world.other_article)).status_code == 403
 
@@ -320,7 +321,8 @@ def test_user_info_is_trimmed_to_the_limit(world, caplog):
     info = json.loads(answer["channel_data"])["user_info"]
     assert info["intent"] == "viewing"
     assert info["name"].startswith("NNN")
-    assert "avatar" not in info and "team" not in info
+    assert "avatar" not in info
+    assert "team" not in info
     assert_signed(answer, channel)
     assert "PUSHERABLE_MAX_USER_INFO_SIZE" in caplog.text
 
@@ -465,7 +467,8 @@ def test_property_no_server_error_and_no_wrong_grant(world, data):
         ),
         label="socket_id",
     )
-    intent = data.draw(st.sampled_from([None, "viewing", "editing", "viewing", "editing", "", "spying"]), label="intent")
+    intents = [None, "viewing", "editing", "viewing", "editing", "", "spying"]
+    intent = data.draw(st.sampled_from(intents), label="intent")
     response = authorize(world.users[user_name], channel, socket_id, intent)
     assert response.status_code in (200, 400, 403, 404), response.content
     answer = response.json()

@@ -99,7 +99,8 @@ def test_refused_users_trigger_nothing(world, name):
 
 
 def test_malformed_socket_id(world):
-    response = declare(world.users["admin"], channel_for(world.article, "presence"), "viewing", "x")
+    channel = channel_for(world.article, "presence")
+    response = declare(world.users["admin"], channel, "viewing", socket_id="x")
     assert response.status_code == 400
     assert outbox == []
 

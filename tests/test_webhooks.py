@@ -128,8 +128,11 @@ def test_foreign_channels_have_no_model(received):
     assert deliver(body, headers).status_code == 200
     (_, sender, kwargs), (_, _, client_kwargs) = received
     assert sender is None
-    assert kwargs["model"] is None and kwargs["pk"] is None and kwargs["parsed_channel"] is None
-    assert client_kwargs["user_id"] is None and client_kwargs["socket_id"] is None
+    assert kwargs["model"] is None
+    assert kwargs["pk"] is None
+    assert kwargs["parsed_channel"] is None
+    assert client_kwargs["user_id"] is None
+    assert client_kwargs["socket_id"] is None
 
 
 def test_model_sender_filters(received):
