@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -54,6 +55,10 @@ class JsonEndpoint(View):
         return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            request.POST  # noqa: B018  (parse now, so a malformed body is a JSON 400)
+        except MultiPartParserError:
+            return error_response("Malformed form data.", 400)
         try:
             return JsonResponse(self.handle(request))
         except AuthorizationError as exc:

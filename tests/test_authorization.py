@@ -1,12 +1,13 @@
 """The channel authorization and signin endpoints."""
 
 import base64
+import itertools
 import json
 import logging
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
 from django.test import override_settings
 from django.urls import reverse
@@ -24,6 +25,7 @@ from tests.authz import (
     OBJECT_BACKENDS,
     SECRET,
     client_for,
+    grant,
     make_world,
     post_form,
     reference_client,
@@ -192,6 +194,13 @@ def test_unknown_intent(world):
     response = authorize(world.users["admin"], channel_for(world.article), intent="spying")
     assert response.status_code == 400
     assert "viewing, editing" in response.json()["error"]
+
+
+def test_malformed_form_data_is_a_json_400(world):
+    client = client_for(world.users["viewer"])
+    response = client.post(AUTH_URL, b"--x\r\nbroken", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Malformed form data."}
 
 
 def test_get_is_405_json(world):
@@ -388,11 +397,16 @@ def test_signin_malformed_socket_id(world):
 # -- Property: no 500, no wrong grant ------------------------------------------------
 
 SOCKET_ID_RE = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}")
+RANDOM_USERS = itertools.count()
+CODENAMES = [
+    f"{action}_{model}"
+    for action in ("view", "change", "add", "delete")
+    for model in ("article", "tag", "document", "ticket", "account")
+]
 
 
-def expected_grant(world, user_name, channel, socket_id, intent):
+def expected_grant(user, channel, socket_id, intent):
     """Decide independently of the policy code whether a grant is allowed."""
-    user = world.users[user_name]
     if not SOCKET_ID_RE.fullmatch(socket_id or "") or intent not in (None, "viewing", "editing"):
         return False
     if not user.is_authenticated or not user.is_active:
@@ -445,17 +459,26 @@ def channel_names(world):
         ),
     )
     # Built names twice: grants must be common enough to be checked, not only refusals.
-    return st.one_of(built, built, made_up, st.text(max_size=80))
+    return st.one_of(built, built, built, made_up, st.text(max_size=80))
 
 
 @given(data=st.data())
 @settings(
-    max_examples=200,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_property_no_server_error_and_no_wrong_grant(world, data):
-    user_name = data.draw(st.sampled_from(sorted(world.users)), label="user")
+    user_name = data.draw(st.sampled_from([*sorted(world.users), "random", "random"]))
+    if user_name == "random":
+        # A fresh user with any mix of permissions, active or not.
+        user = User.objects.create_user(f"user{next(RANDOM_USERS)}", first_name="R")
+        user.is_active = data.draw(st.booleans(), label="active")
+        user.save()
+        codenames = data.draw(st.sets(st.sampled_from(CODENAMES), max_size=4), label="perms")
+        grant(user, *codenames)
+    else:
+        user = world.users[user_name]
     channel = data.draw(channel_names(world), label="channel")
     socket_id = data.draw(
         st.one_of(
@@ -469,19 +492,19 @@ def test_property_no_server_error_and_no_wrong_grant(world, data):
     )
     intents = [None, "viewing", "editing", "viewing", "editing", "", "spying"]
     intent = data.draw(st.sampled_from(intents), label="intent")
-    response = authorize(world.users[user_name], channel, socket_id, intent)
+    response = authorize(user, channel, socket_id, intent)
     assert response.status_code in (200, 400, 403, 404), response.content
     answer = response.json()
     event(f"status {response.status_code}")
     if intent == "":
         intent = None
-    should_grant = expected_grant(world, user_name, channel, socket_id, intent)
+    should_grant = expected_grant(user, channel, socket_id, intent)
     assert (response.status_code == 200) == should_grant, (response.status_code, answer)
     if response.status_code == 200:
         assert_signed(answer, channel, socket_id)
         if channel.startswith("presence-"):
             member = json.loads(answer["channel_data"])
-            assert member["user_id"] == str(world.users[user_name].pk)
+            assert member["user_id"] == str(user.pk)
             assert member["user_info"]["intent"] == (intent or "viewing")
     else:
         assert set(answer) == {"error"}
