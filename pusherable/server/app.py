@@ -21,6 +21,7 @@ from .config import ServerConfig
 from .frames import Action, Close, Publish, Send, Webhook, error_frame
 from .http_api import handle_request
 from .protocol import (
+    CLOSE_APP_DISABLED,
     CLOSE_GOING_AWAY,
     CLOSE_OVER_CAPACITY,
     CLOSE_OVER_QUOTA,
@@ -195,6 +196,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     if server.shutting_down:
         return await _refuse(ws, CLOSE_GOING_AWAY, "Server shutting down, reconnect")
     protocol = runtime.protocol
+    if not protocol.app.enabled:
+        return await _refuse(ws, CLOSE_APP_DISABLED, "App disabled")
     if protocol.over_quota():
         return await _refuse(ws, CLOSE_OVER_QUOTA, "Over connection quota")
     connection, actions = protocol.connect(time.monotonic())

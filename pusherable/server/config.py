@@ -57,6 +57,8 @@ class AppConfig:
     app_id: str
     key: str
     secret: str
+    #: A disabled app refuses connections (4003) and HTTP API calls (403).
+    enabled: bool = True
     #: Accept ``client-*`` events on private and presence channels (off, as on Pusher).
     client_events: bool = False
     #: URLs that receive signed webhooks (empty: no webhooks).

@@ -266,6 +266,8 @@ def handle_request(
         app = found[0]
     try:
         _authenticate(app, method, path, query, body, wall_time, timestamp_window)
+        if not app.app.enabled:
+            raise _ApiError(403, "This app is disabled")
         return _dispatch(app, endpoint, params, query, body, now, cache_ttl)
     except _ApiError as error:
         return _error(error.status, error.message)

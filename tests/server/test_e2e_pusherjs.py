@@ -102,9 +102,9 @@ def test_presence_two_tabs_of_one_user(node: Any, webhook_receiver: Any) -> None
 
         run.send()  # close the second tab
         deadline = time.monotonic() + 10
-        while client.channel_info("presence-doc", ["subscription_count"])[
-            "subscription_count"
-        ] != 2:
+        while (
+            client.channel_info("presence-doc", ["subscription_count"])["subscription_count"] != 2
+        ):
             assert time.monotonic() < deadline, "the second tab never left"
             time.sleep(0.05)
         run.send()  # the first tab leaves
