@@ -33,12 +33,16 @@ class WebhookRequest:
 class WebhookReceiver:
     url: str
     requests: queue.Queue[WebhookRequest] = field(default_factory=queue.Queue)
+    #: Requests consumed by :meth:`events`.
+    seen: list[WebhookRequest] = field(default_factory=list)
 
     def events(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
         """Wait for *count* webhook events (across requests) and return them."""
         events: list[dict[str, Any]] = []
         while len(events) < count:
-            events.extend(self.requests.get(timeout=timeout).events)
+            request = self.requests.get(timeout=timeout)
+            self.seen.append(request)
+            events.extend(request.events)
         return events
 
 

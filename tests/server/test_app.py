@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiohttp
@@ -43,10 +43,8 @@ async def receive_json(ws: aiohttp.ClientWebSocketResponse, timeout: float = 10)
     assert message.type is WSMsgType.TEXT, message
     frame = json.loads(message.data)
     if isinstance(frame.get("data"), str):
-        try:
+        with suppress(ValueError):
             frame["data"] = json.loads(frame["data"])
-        except ValueError:
-            pass
     return frame
 
 

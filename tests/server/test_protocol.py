@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from typing import Any
@@ -30,10 +31,8 @@ def make(**app_options: Any) -> AppProtocol:
 def decode(frame: str) -> dict[str, Any]:
     message = json.loads(frame)
     if isinstance(message.get("data"), str):
-        try:
+        with contextlib.suppress(ValueError):
             message["data"] = json.loads(message["data"])
-        except ValueError:
-            pass
     return message
 
 
@@ -103,7 +102,8 @@ def test_handshake() -> None:
     # The data is double-encoded: a JSON string.
     assert isinstance(json.loads(actions[0].frame)["data"], str)
     left, right = connection.socket_id.split(".")
-    assert left.isdigit() and right.isdigit()
+    assert left.isdigit()
+    assert right.isdigit()
     assert connect(protocol).socket_id != connection.socket_id
 
 
@@ -410,7 +410,8 @@ def test_signin_refused_closes_with_4009(user_data: str) -> None:
         {"event": "pusher:signin", "data": {"auth": auth, "user_data": user_data}},
     )
     assert sent(actions)[0]["data"]["code"] == 4009
-    assert isinstance(actions[-1], Close) and actions[-1].code == 4009
+    assert isinstance(actions[-1], Close)
+    assert actions[-1].code == 4009
 
 
 def test_signin_bad_signature() -> None:
@@ -421,7 +422,8 @@ def test_signin_bad_signature() -> None:
         connection,
         {"event": "pusher:signin", "data": {"auth": f"{KEY}:00", "user_data": '{"id":"1"}'}},
     )
-    assert isinstance(actions[-1], Close) and actions[-1].code == 4009
+    assert isinstance(actions[-1], Close)
+    assert actions[-1].code == 4009
 
 
 def _private(protocol: AppProtocol, connection: Connection, channel: str) -> None:
@@ -540,7 +542,8 @@ def test_activity_ping_then_close() -> None:
     assert protocol.check_activity(connection, 35.0) == []
     actions = protocol.check_activity(connection, 40.0)
     assert sent(actions)[0]["data"]["code"] == 4201
-    assert isinstance(actions[-1], Close) and actions[-1].code == 4201
+    assert isinstance(actions[-1], Close)
+    assert actions[-1].code == 4201
 
 
 def test_activity_any_frame_resets() -> None:
