@@ -305,3 +305,39 @@ def test_webhooks_are_batched_signed_retried_and_debounced() -> None:
         assert failures == []  # the first attempt failed and was retried
 
     asyncio.run(scenario())
+
+
+def test_slow_client_is_dropped_with_4100_instead_of_blocking() -> None:
+    from pusherable.server.app import Client, Server
+
+    class FakeTransport:
+        def is_closing(self) -> bool:
+            return False
+
+        def get_write_buffer_size(self) -> int:
+            return 1_000
+
+    class FakeWebSocket:
+        closed = False
+        sent: list[bytes] = []
+        close_code: int | None = None
+
+        async def send_frame(self, payload: bytes, opcode: Any) -> None:
+            self.sent.append(payload)
+
+        async def close(self, code: int, message: bytes) -> None:
+            self.close_code = code
+
+    async def scenario() -> None:
+        server = Server(config(max_write_buffer=100))
+        runtime = server.apps["11"]
+        ws = FakeWebSocket()
+        client = Client(ws, FakeTransport())  # type: ignore[arg-type]
+        runtime.clients["1.1"] = client
+        await server.send(runtime, "1.1", client, b"frame")
+        await asyncio.sleep(0)
+        assert ws.sent == []
+        assert ws.close_code == 4100
+        assert "1.1" not in runtime.clients
+
+    asyncio.run(scenario())
