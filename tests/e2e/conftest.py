@@ -1,0 +1,161 @@
+"""Fixtures of the end-to-end tests: the bundled server, Django on loopback, Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.cache import caches
+from django.test import Client
+from django.urls import reverse
+
+from pusherable.channels import channel_for
+from pusherable.server.testing import RunningServer, run_server
+from tests.e2e.backend import delivery_settings
+from tests.e2e.harness import (
+    BrowserThread,
+    BrowserUser,
+    DjangoServer,
+    SignalRecorder,
+    Tab,
+    run_django,
+)
+from tests.e2e.views import PUSHER_JS
+from tests.testapp.models import Article
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+#: A short grace period, so that "left" arrives quickly; tests that need it longer say so.
+GRACE_PERIOD = 0.3
+
+
+@pytest.fixture(scope="session")
+def browser_thread() -> Iterator[BrowserThread]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian's Chromium is not installed at /usr/bin/chromium "
+            "(apt-get install chromium, or `make chromium`)"
+        )
+    if not PUSHER_JS.is_file():
+        pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
+    thread = BrowserThread(str(CHROMIUM))
+    yield thread
+    thread.close()
+
+
+@dataclass
+class Site:
+    """One end-to-end setup: the bundled server, Django, users, an article, signals."""
+
+    pusher: RunningServer
+    django: DjangoServer
+    browser: BrowserThread
+    article: Article
+    users: dict[str, User]
+    signals: SignalRecorder
+    contexts: list[BrowserUser] = field(default_factory=list)
+    _barriers: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def channel(self) -> str:
+        """The article's presence channel."""
+        return channel_for(self.article, "presence")
+
+    def path(self, name: str = "e2e-article") -> str:
+        return reverse(name, args=[self.article.pk])
+
+    def login(self, username: str) -> BrowserUser:
+        """A browser context logged in as ``username``."""
+        client = Client()
+        client.force_login(self.users[username])
+        from django.conf import settings
+
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        user = self.browser.new_user(
+            self.django.url,
+            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": self.django.url}],
+        )
+        self.contexts.append(user)
+        return user
+
+    def member_id(self, username: str) -> str:
+        return str(self.users[username].pk)
+
+    def barrier(self, *tabs: Tab) -> None:
+        """Return once every tab has received everything the server accepted before now."""
+        number = next(self._barriers)
+        self.pusher.pusher_client().trigger(Tab.BARRIER_CHANNEL, "barrier", {"n": number})
+        for tab in tabs:
+            tab.wait_for("barrier", n=number)
+
+    def trigger(self, event: str, data: dict[str, Any]) -> None:
+        """Trigger ``event`` on the article's presence channel from the server side."""
+        self.pusher.pusher_client().trigger(self.channel, event, data)
+
+    def close_browsers(self) -> None:
+        for context in self.contexts:
+            with contextlib.suppress(Exception):
+                context.close()
+        self.contexts.clear()
+
+
+def make_users() -> dict[str, User]:
+    perms = list(
+        Permission.objects.filter(
+            content_type__app_label="testapp", codename__in=["view_article", "change_article"]
+        )
+    )
+    users = {}
+    for username, first_name, permitted in [
+        ("alice", "Alice", True),
+        ("bob", "Bob", True),
+        ("carol", "Carol", True),
+        ("eve", "Eve", False),
+    ]:
+        user = User.objects.create_user(username, first_name=first_name, password="unused")
+        if permitted:
+            user.user_permissions.set(perms)
+        users[username] = user
+    return users
+
+
+@pytest.fixture
+def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -> Iterator[Site]:
+    """Everything running; torn down browsers first, then the server, then Django."""
+    caches["default"].clear()  # who-is-here records of earlier tests' articles
+    recorder = SignalRecorder()
+    recorder.connect()
+    with contextlib.ExitStack() as stack:
+        stack.callback(recorder.disconnect)
+        django = stack.enter_context(run_django())
+        settings.ROOT_URLCONF = "tests.e2e.urls"
+        webhook_url = django.url + reverse("pusherable:webhook")
+        pusher = stack.enter_context(run_server(webhook_url=[webhook_url]))
+        settings.PUSHER_APP_ID = pusher.app_id
+        settings.PUSHER_KEY = pusher.key
+        settings.PUSHER_SECRET = pusher.secret
+        settings.PUSHER_HOST = pusher.host
+        settings.PUSHER_PORT = pusher.port
+        settings.PUSHER_SSL = False
+        settings.PUSHERABLE_CHANNEL_TYPE = "presence"
+        settings.PUSHERABLE_PUSHER_JS_URL = reverse("e2e-pusher-js")
+        settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = GRACE_PERIOD
+        for name, value in delivery_settings().items():
+            setattr(settings, name, value)
+        site = Site(
+            pusher=pusher,
+            django=django,
+            browser=browser_thread,
+            article=Article.objects.create(title="Draft"),
+            users=make_users(),
+            signals=recorder,
+        )
+        stack.callback(site.close_browsers)
+        yield site
+    caches["default"].clear()
