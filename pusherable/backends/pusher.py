@@ -550,8 +550,7 @@ class Backend(BaseBackend):
                     self._deliver_batch(batch[:half], retry=retry)
                     self._deliver_batch(batch[half:], retry=retry)
                 else:
-                    cause = str(error.status) if error.status else _cause_of(exc)
-                    self.give_up(batch, error, cause=cause)
+                    self.give_up(batch, error, cause=error.cause or _cause_of(exc))
                 return
             with self._lock:
                 self.stats.sent += len(batch)
@@ -565,7 +564,7 @@ class Backend(BaseBackend):
         try:
             client = self.get_client()
         except (TypeError, ValueError) as exc:
-            raise PermanentDeliveryError(f"invalid client settings: {exc}") from exc
+            raise PermanentDeliveryError(f"invalid client settings: {exc}", cause="client") from exc
         try:
             if len(batch) == 1 and sys.getsizeof(batch[0].data) > BATCH_ITEM_SIZE_LIMIT:
                 item = batch[0]
