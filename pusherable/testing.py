@@ -21,8 +21,8 @@ mismatch is visible at once. See also :class:`PusherableTestMixin` for
 from __future__ import annotations
 
 import copy
-import pprint
 import logging
+import pprint
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -258,7 +258,9 @@ def _run_on_commit_callbacks(using: str) -> Iterator[None]:
         while len(connection.run_on_commit) > start:
             pending = connection.run_on_commit[start:]
             del connection.run_on_commit[start:]
-            for _sids, callback, robust in pending:
+            for entry in pending:
+                # (savepoint ids, callback, robust) since Django 4.2.
+                callback, robust = entry[1], bool(entry[2:3] and entry[2])
                 if robust:
                     try:
                         callback()
@@ -286,13 +288,13 @@ class PusherableTestMixin:
     def setUp(self) -> None:
         from .delivery import set_backend
 
-        super().setUp()  # type: ignore[misc]
+        super().setUp()
         previous = use_locmem_backend()
         outbox.clear()
         self.addCleanup(set_backend, previous)  # type: ignore[attr-defined]
         self.addCleanup(outbox.clear)  # type: ignore[attr-defined]
 
-    def assertTriggered(  # noqa: N802 - unittest naming
+    def assertTriggered(
         self,
         channel: str | None = None,
         event: str | None = None,
@@ -303,7 +305,7 @@ class PusherableTestMixin:
         """See :func:`assert_triggered`."""
         return assert_triggered(channel, event, data, count, **kwargs)
 
-    def assertNotTriggered(  # noqa: N802 - unittest naming
+    def assertNotTriggered(
         self,
         channel: str | None = None,
         event: str | None = None,
@@ -313,11 +315,10 @@ class PusherableTestMixin:
         """See :func:`assert_not_triggered`."""
         assert_not_triggered(channel, event, data, **kwargs)
 
-    def captureTriggers(self, **kwargs: Any) -> Any:  # noqa: N802 - unittest naming
+    def captureTriggers(self, **kwargs: Any) -> Any:
         """See :func:`capture_triggers`."""
         return capture_triggers(**kwargs)
 
 
 #: Another name for :class:`PusherableTestMixin`, after Django's ``mail.outbox``.
 OutboxMixin = PusherableTestMixin
-

@@ -16,6 +16,7 @@ status, hang, answer slowly, or go down and come back)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -49,7 +50,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        payload = b"{}" if status == 200 else json.dumps({"error": "fake", "code": status}).encode()
+        payload = (
+            b"{}" if status == 200 else json.dumps({"error": "fake", "code": status}).encode()
+        )
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -65,7 +68,9 @@ class FakePusher:
     #: Longest a request hangs (so that a forgotten ``hang`` cannot block a test run).
     MAX_HANG = 30.0
 
-    def __init__(self, *, app_id: str = "123456", key: str = "fake-key", secret: str = "fake-secret"):
+    def __init__(
+        self, *, app_id: str = "123456", key: str = "fake-key", secret: str = "fake-secret"
+    ):
         self.app_id, self.key, self.secret = app_id, key, secret
         self.host = "127.0.0.1"
         self.port = 0
@@ -184,17 +189,13 @@ class FakePusher:
         if path.endswith("/batch_events"):
             items = request.get("batch", [])
         elif path.endswith("/events"):
-            items = [
-                {**request, "channel": channel} for channel in request.get("channels", [])
-            ]
+            items = [{**request, "channel": channel} for channel in request.get("channels", [])]
         else:
             return
         for item in items:
             data = item.get("data")
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 data = json.loads(data)
-            except (TypeError, ValueError):
-                pass
             self.events.append(
                 {
                     "channel": item.get("channel"),

@@ -43,7 +43,9 @@ def test_console_writes_one_json_line_per_event():
     key = uuid.uuid4()
     sent = backend.send_events(
         [
-            Event(["private-article_1", "private-article_2"], "updated", {"price": Decimal("1.50")}),
+            Event(
+                ["private-article_1", "private-article_2"], "updated", {"price": Decimal("1.50")}
+            ),
             Event(["private-ticket_x"], "view", {"id": key}, "12.34"),
         ]
     )
@@ -56,7 +58,12 @@ def test_console_writes_one_json_line_per_event():
             "data": {"price": "1.50"},
             "socket_id": None,
         },
-        {"channels": ["private-ticket_x"], "event": "view", "data": {"id": str(key)}, "socket_id": "12.34"},
+        {
+            "channels": ["private-ticket_x"],
+            "event": "view",
+            "data": {"id": str(key)},
+            "socket_id": "12.34",
+        },
     ]
 
 

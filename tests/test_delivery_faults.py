@@ -67,7 +67,9 @@ def events(count, name="e", channels=("private-article_1",)):
 
 
 def error_records(caplog):
-    return [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("pusherable")]
+    return [
+        r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("pusherable")
+    ]
 
 
 # -- pages never wait and never fail ---------------------------------------------------
@@ -213,7 +215,9 @@ def test_retry_deadline_gives_up_with_a_signal(api, make_backend, failures, capl
         (413, "lower PUSHERABLE_MAX_PAYLOAD_SIZE"),
     ],
 )
-def test_permanent_faults_are_logged_once_per_cause(api, make_backend, failures, caplog, status, hint):
+def test_permanent_faults_are_logged_once_per_cause(
+    api, make_backend, failures, caplog, status, hint
+):
     backend = make_backend()
     api.status = status
     with caplog.at_level(logging.DEBUG, logger="pusherable"):
@@ -241,7 +245,7 @@ def test_a_poison_event_does_not_take_its_batch_with_it(api, make_backend, failu
         return original(path, body)
 
     api._handle = handle
-    sent = events(9) + [Event(["private-article_1"], "poison", {})]
+    sent = [*events(9), Event(["private-article_1"], "poison", {})]
     backend.send_events(sent)
     assert backend.flush(10)
     assert sorted(e["data"]["i"] for e in api.events) == list(range(9))

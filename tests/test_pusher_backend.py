@@ -86,7 +86,9 @@ def test_data_is_encoded_with_djangos_encoder(api, make_backend):
     backend = make_backend()
     key = uuid.uuid4()
     when = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
-    backend.send_events([Event(["c"], "e", {"id": key, "at": when, "price": Decimal("2.50"), "ü": "é"})])
+    backend.send_events(
+        [Event(["c"], "e", {"id": key, "at": when, "price": Decimal("2.50"), "ü": "é"})]
+    )
     assert backend.flush(10)
     assert api.events[0]["data"] == {
         "id": str(key),

@@ -117,7 +117,11 @@ class BatchItem:
     attempts: int = 0
 
     def as_batch_dict(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"channel": self.channel, "name": self.event.name, "data": self.data}
+        item: dict[str, Any] = {
+            "channel": self.channel,
+            "name": self.event.name,
+            "data": self.data,
+        }
         if self.socket_id:
             item["socket_id"] = self.socket_id
         return item
@@ -151,7 +155,8 @@ class Backend(BaseBackend):
 
     :param delivery: ``"background"`` or ``"sync"`` (:data:`PUSHERABLE_DELIVERY`).
     :param queue_size: most batch items kept waiting (:data:`PUSHERABLE_QUEUE_SIZE`).
-    :param batch_size: items per ``trigger_batch`` call, at most 10 (:data:`PUSHERABLE_BATCH_SIZE`).
+    :param batch_size: items per ``trigger_batch`` call, at most 10
+        (:data:`PUSHERABLE_BATCH_SIZE`).
     :param timeout: seconds per API request (:data:`PUSHERABLE_TIMEOUT`).
     :param retry_backoff: ``(first, longest)`` wait in seconds (:data:`PUSHERABLE_RETRY_BACKOFF`).
     :param retry_deadline: seconds an item is retried (:data:`PUSHERABLE_RETRY_DEADLINE`).
@@ -564,7 +569,9 @@ class Backend(BaseBackend):
         try:
             client = self.get_client()
         except (TypeError, ValueError) as exc:
-            raise PermanentDeliveryError(f"invalid client settings: {exc}", cause="client") from exc
+            raise PermanentDeliveryError(
+                f"invalid client settings: {exc}", cause="client"
+            ) from exc
         try:
             if len(batch) == 1 and sys.getsizeof(batch[0].data) > BATCH_ITEM_SIZE_LIMIT:
                 item = batch[0]
