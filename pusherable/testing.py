@@ -288,7 +288,7 @@ class PusherableTestMixin:
     def setUp(self) -> None:
         from .delivery import set_backend
 
-        super().setUp()
+        super().setUp()  # type: ignore[misc]
         previous = use_locmem_backend()
         outbox.clear()
         self.addCleanup(set_backend, previous)  # type: ignore[attr-defined]
