@@ -50,9 +50,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        payload = (
-            b"{}" if status == 200 else json.dumps({"error": "fake", "code": status}).encode()
-        )
+        if self.path == "/_stats":
+            with fake._lock:
+                stats = {"events": len(fake.events), "requests": fake.requests}
+            payload = json.dumps(stats).encode()
+        elif status == 200:
+            payload = b"{}"
+        else:
+            payload = json.dumps({"error": "fake", "code": status}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -164,6 +169,8 @@ class FakePusher:
     def _handle(self, path: str, body: bytes) -> int | None:
         if self._refusing:
             return None
+        if path == "/_stats":  # for benchmarks running the fake in another process
+            return 200
         if self._hang.is_set():
             deadline = time.monotonic() + self.MAX_HANG
             while self._hang.is_set() and time.monotonic() < deadline and not self._refusing:
@@ -238,3 +245,24 @@ class FakePusher:
             "ssl": False,
             **extra,
         }
+
+
+def main() -> None:
+    """``python -m tests.fake_pusher --latency 0.005``: serve until stdin closes."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before answering")
+    args = parser.parse_args()
+    api = FakePusher()
+    api.port = args.port
+    api.latency = args.latency
+    with api:
+        print(f"listening on {api.host}:{api.port}", flush=True)
+        sys.stdin.read()  # the parent closes our stdin (or stops us by PID) to end
+
+
+if __name__ == "__main__":
+    main()

@@ -161,6 +161,9 @@ class Backend(BaseBackend):
     :param retry_backoff: ``(first, longest)`` wait in seconds (:data:`PUSHERABLE_RETRY_BACKOFF`).
     :param retry_deadline: seconds an item is retried (:data:`PUSHERABLE_RETRY_DEADLINE`).
     :param shutdown_timeout: seconds to flush at exit (:data:`PUSHERABLE_SHUTDOWN_TIMEOUT`).
+    :param linger: under load (the previous batch went out less than ``linger``
+        seconds ago), seconds to wait for a batch to fill before sending it. An
+        event after a quiet period goes out at once.
     :param client_options: keyword arguments for :class:`pusher.Pusher`, by default
         :meth:`pusherable.conf.Settings.pusher_client_options`.
     """
@@ -175,6 +178,7 @@ class Backend(BaseBackend):
         retry_backoff: tuple[float, float] | None = None,
         retry_deadline: float | None = None,
         shutdown_timeout: float | None = None,
+        linger: float = 0.002,
         client_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
@@ -203,6 +207,7 @@ class Backend(BaseBackend):
             client_options if client_options is not None else settings.pusher_client_options()
         )
         self.client_options["timeout"] = self.timeout
+        self.linger = max(0.0, float(linger))
         self.stats = DeliveryStats()
         self._init_state()
         _live_backends.add(self)
@@ -223,6 +228,7 @@ class Backend(BaseBackend):
         self._dropping = False
         self._burst_drops = 0
         self._retrying = False
+        self._last_sent_at = float("-inf")
 
     # -- public API -----------------------------------------------------------
 
@@ -441,8 +447,12 @@ class Backend(BaseBackend):
                 overflow = len(self._queue) + len(items) - self.queue_size
                 for _ in range(max(0, overflow)):
                     dropped.append(self._queue.popleft() if self._queue else items.pop(0))
+                was_empty = not self._queue
                 self._queue.extend(items)
-                self._wakeup.notify()
+                # Wake the worker when it may wait for a first item or a full batch;
+                # waking it for every event would cost the request a thread switch.
+                if was_empty or len(self._queue) >= self.batch_size:
+                    self._wakeup.notify()
             if dropped:
                 self.stats.dropped += len(dropped)
                 self._burst_drops += len(dropped)
@@ -478,6 +488,15 @@ class Backend(BaseBackend):
                     return None
                 self._idle.notify_all()
                 self._wakeup.wait()
+            if len(self._queue) < self.batch_size and self.linger:
+                # Under load, fewer and fuller requests cost the process less CPU
+                # (and so the requests sharing its GIL less time).
+                now = time.monotonic()
+                if now - self._last_sent_at < self.linger:
+                    self._wakeup.wait_for(
+                        lambda: len(self._queue) >= self.batch_size or self._closed,
+                        timeout=self.linger,
+                    )
             count = min(self.batch_size, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = len(batch)
@@ -510,6 +529,7 @@ class Backend(BaseBackend):
             finally:
                 with self._lock:
                     self._in_flight = 0
+                    self._last_sent_at = time.monotonic()
                     if not self._queue:
                         self._idle.notify_all()
         with self._lock:
