@@ -198,7 +198,9 @@ def main() -> None:
         urls = {name: f"/{name}/{ticket.pk}/" for name in views}
         client = Client()
 
-    print(f"Request overhead: {args.requests} requests per view after {args.warmup} warm-up rounds")
+    print(
+        f"Request overhead: {args.requests} requests per view after {args.warmup} warm-up rounds"
+    )
     print(f"Machine: {describe_machine()}")
     print(f"ours: {ours_source}, {args.backend}")
     if original_mixins is None:
@@ -234,7 +236,9 @@ def main() -> None:
         )
 
     print()
-    print(f"{'API latency':>11}  {'view':<9} {'median ms':>9} {'p95 ms':>8} {'median x':>8} {'p95 x':>7}")
+    print(
+        f"{'API latency':>11}  {'view':<9} {'median ms':>9} {'p95 ms':>8} {'median x':>8} {'p95 x':>7}"
+    )
     for latency_ms, name, med, p95, med_ratio, p95_ratio in rows:
         print(
             f"{latency_ms:>8} ms  {name:<9} {med:>9.2f} {p95:>8.2f} {med_ratio:>7.2f}x {p95_ratio:>6.2f}x"

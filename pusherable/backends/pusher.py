@@ -597,7 +597,12 @@ class Backend(BaseBackend):
                 item = batch[0]
                 client.trigger([item.channel], item.event.name, item.data, item.socket_id)
             else:
-                client.trigger_batch([item.as_batch_dict() for item in batch])
+                # prepare_items() already validated and encoded the items; the
+                # library must still encrypt private-encrypted- channels itself.
+                encrypted = any(item.channel.startswith("private-encrypted-") for item in batch)
+                client.trigger_batch(
+                    [item.as_batch_dict() for item in batch], already_encoded=not encrypted
+                )
         except json.JSONDecodeError:
             # A 200/202 with a body that is not JSON: the API took the events, but
             # the pusher library chokes on the answer. Count them as sent.
