@@ -123,7 +123,8 @@ def load_original() -> ModuleType | None:
         package / "__init__.py",
         submodule_search_locations=[str(package)],
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["pusherable_original"] = module
     spec.loader.exec_module(module)

@@ -236,12 +236,12 @@ def main() -> None:
         )
 
     print()
-    print(
-        f"{'API latency':>11}  {'view':<9} {'median ms':>9} {'p95 ms':>8} {'median x':>8} {'p95 x':>7}"
-    )
+    header = ("API latency", "view", "median ms", "p95 ms", "median x", "p95 x")
+    print("{:>11}  {:<9} {:>9} {:>8} {:>8} {:>7}".format(*header))
     for latency_ms, name, med, p95, med_ratio, p95_ratio in rows:
         print(
-            f"{latency_ms:>8} ms  {name:<9} {med:>9.2f} {p95:>8.2f} {med_ratio:>7.2f}x {p95_ratio:>6.2f}x"
+            f"{latency_ms:>8} ms  {name:<9} {med:>9.2f} {p95:>8.2f} "
+            f"{med_ratio:>7.2f}x {p95_ratio:>6.2f}x"
         )
     ours = [row for row in rows if row[1] == "ours"]
     worst = max(row[4] for row in ours)
