@@ -145,13 +145,11 @@ def find_conflict(
         return Conflict(model, instance.pk, submitted, None, deleted=True)
     if submitted == current_version:
         return None
-    return Conflict(
-        model,
-        instance.pk,
-        submitted,
-        current_version,
-        changes_since(model, instance.pk, submitted),
-    )
+    changes = changes_since(model, instance.pk, submitted)
+    if changes and changes[-1].version == current_version and not any(c.fields for c in changes):
+        # Only saves without changes since (an ``auto_now`` field moved, nothing else).
+        return None
+    return Conflict(model, instance.pk, submitted, current_version, changes)
 
 
 def describe_value(value: Any) -> str:
@@ -160,8 +158,10 @@ def describe_value(value: Any) -> str:
         return "(empty)"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list) and not value:
+        return "(none)"
     if isinstance(value, list):
-        text = ", ".join(str(item) for item in value) if value else "(none)"
+        text = ", ".join(str(item) for item in value)
     elif isinstance(value, dict):
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
@@ -175,7 +175,7 @@ def _label(model: type[models.Model], name: str, labels: Mapping[str, str] | Non
     if labels and name in labels:
         return str(labels[name])
     try:
-        return str(capfirst(model._meta.get_field(name).verbose_name))
+        return str(capfirst(getattr(model._meta.get_field(name), "verbose_name", name)))
     except Exception:
         return name
 
@@ -208,7 +208,10 @@ def conflict_message(conflict: Conflict, labels: Mapping[str, str] | None = None
         what = ", then ".join(
             _describe_change(conflict.model, change, labels) for change in conflict.changes
         )
-        head = f"{capfirst(what)}, since you opened this form."
+        # Usernames keep their case; only a sentence that starts with "someone" is capitalized.
+        if what.startswith("someone"):
+            what = capfirst(what)
+        head = f"{what}, since you opened this form."
     else:
         head = f"Someone else changed this {name} since you opened this form."
     return (
@@ -228,7 +231,7 @@ def refuse_stale_save(
     """
     message = conflict_message(conflict, labels)
     if conflict.current_version is not None and form.is_bound:
-        data = form.data.copy()
+        data = form.data.copy()  # type: ignore[attr-defined]
         data[form.add_prefix(version_field_name(form))] = conflict.current_version
         form.data = data
     form.add_error(None, message)

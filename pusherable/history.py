@@ -94,7 +94,7 @@ def object_history(model: type[models.Model] | models.Model, pk: Any) -> list[Ch
     for item in raw:
         try:
             changes.append(Change.from_dict(item))
-        except (KeyError, TypeError, IndexError, ValueError):
+        except (AttributeError, KeyError, TypeError, IndexError, ValueError):
             continue  # an entry written by another version of this library
     return changes
 
