@@ -117,45 +117,6 @@ def object_version(instance: models.Model, field_name: str | None = None) -> str
         if field is None:
             return version_digest(instance)
     value = field.value_from_object(instance)
-        return value.name if value else None
-    return json_safe(field.value_from_object(instance))
-
-
-def version_digest(instance: models.Model) -> str:
-    """A keyed digest of every concrete and many-to-many field of ``instance``."""
-    opts = instance._meta
-    state = {
-        field.name: _digest_value(instance, field)
-        for field in chain(opts.concrete_fields, opts.many_to_many)
-    }
-    text = json.dumps(state, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
-    return "d:" + salted_hmac(_DIGEST_SALT, text, algorithm="sha256").hexdigest()[:32]
-
-
-def object_version(instance: models.Model, field_name: str | None = None) -> str:
-    """The version token of ``instance``.
-
-    ``field_name`` names the field to use (it must be a concrete field whose value
-    changes on every save); without it, the model's ``auto_now`` field
-    (:func:`version_field_of`) or else :func:`version_digest`.
-    """
-    if field_name is not None:
-        try:
-            field = instance._meta.get_field(field_name)
-        except FieldDoesNotExist:
-            raise ConfigurationError(
-                f"pusher_version_field {field_name!r} is not a field of {instance._meta.label}."
-            ) from None
-        if not getattr(field, "concrete", False) or field.many_to_many:
-            raise ConfigurationError(
-                f"pusher_version_field {field_name!r} of {instance._meta.label} must be a "
-                "concrete, single-valued field."
-            )
-    else:
-        field = version_field_of(instance)
-        if field is None:
-            return version_digest(instance)
-    value = field.value_from_object(instance)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         # isoformat() keeps microseconds, which JSON encoders round off.
         return "t:" + value.isoformat()
