@@ -1,9 +1,10 @@
 """Views and URLs of the collision guard and live list tests (``tests/test_guard.py``)."""
 
 from django.contrib import admin
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 from django.views.generic import CreateView, ListView, UpdateView
 
+from pusherable.admin import PusherableAdminMixin
 from pusherable.mixins import PusherCreateMixin, PusherUpdateMixin
 from tests.testapp.models import Account, Article, Tag
 from tests.testapp.views import ARTICLE_FORM_FIELDS
@@ -60,8 +61,31 @@ class ArticleList(ListView):
     template_name = "guard_tests/article_list.html"
 
 
+# An admin site of its own, so that registering here changes nothing for other tests.
+site = admin.AdminSite(name="pusherable_admin")
+
+
+@admin.register(Article, site=site)
+class ArticleAdmin(PusherableAdminMixin, admin.ModelAdmin):
+    fields = ["title", "body", "tags"]
+    list_display = ["title", "updated_at"]
+    actions = ["delete_selected"]
+
+
+@admin.register(Tag, site=site)
+class TagAdmin(PusherableAdminMixin, admin.ModelAdmin):
+    pusher_collision_guard = False
+    pusher_presence = False
+
+
+@admin.register(Account, site=site)
+class AccountAdmin(PusherableAdminMixin, admin.ModelAdmin):
+    fields = ["name", "password"]
+
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("pusherable/", include("pusherable.urls")),
+    path("admin/", site.urls),
     path("articles/", ArticleList.as_view(), name="guard-article-list"),
     path("articles/new/", ArticleCreate.as_view(), name="guard-article-create"),
     path("articles/<int:pk>/edit/", ArticleEdit.as_view(), name="guard-article-edit"),
