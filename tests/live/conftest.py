@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PUSHER_JS = ROOT / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"
-PASSWORD = "live-pw"  # noqa: S105 (a test user's password)
+PASSWORD = "live-pw"
 
 #: Bounds for waits that cross the browser, Django and the bundled server; they do
 #: not measure anything.
@@ -43,9 +43,9 @@ class PusherHTTPBackend:
     """
 
     def __init__(self, **options: Any) -> None:
-        from pusherable.conf import settings
-
         import pusher
+
+        from pusherable.conf import settings
 
         self.client = pusher.Pusher(**settings.pusher_client_options())
 
