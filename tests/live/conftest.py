@@ -78,7 +78,9 @@ def pusher_server(chromium_path):
         yield server
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's synchronous API runs an event loop in the
+# main thread for as long as it is started, and tests after these call asyncio.run().
+@pytest.fixture(scope="module")
 def browser(chromium_path, django_db_setup):
     from playwright.sync_api import sync_playwright
 
