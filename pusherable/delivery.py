@@ -46,7 +46,7 @@ logger = logging.getLogger("pusherable")
 #: to a model's channel: a list page has no use for them, and they would be noise.
 RENDER_EVENTS = frozenset({"view", "update", "delete"})
 
-SOCKET_ID_RE = re.compile(r"^\d{1,20}\.\d{1,20}$")
+SOCKET_ID_RE = re.compile(r"\A\d{1,20}\.\d{1,20}\Z")  # \Z: "$" accepts a trailing newline
 
 _backend: BaseBackend | None = None
 _backend_lock = threading.Lock()
