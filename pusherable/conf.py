@@ -79,6 +79,12 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_WS_PORT": None,
     "PUSHERABLE_JS_OPTIONS": {},
     "PUSHERABLE_PRESENCE_GRACE_PERIOD": 3.0,
+    # Live list pages and the collision guard.
+    "PUSHERABLE_MODEL_CHANNEL_EVENTS": ("created", "updated", "deleted"),
+    "PUSHERABLE_VERSION_FORM_FIELD": "pusherable_version",
+    "PUSHERABLE_HISTORY_CACHE": "default",
+    "PUSHERABLE_HISTORY_LENGTH": 20,
+    "PUSHERABLE_HISTORY_TIMEOUT": 86_400,
 }
 
 #: Sent after the cached settings were dropped because a ``PUSHER*`` setting

@@ -22,15 +22,17 @@ from django.db import models, transaction
 from django.utils.module_loading import import_string
 
 from .backends.base import BaseBackend
-from .channels import channel_for
+from .channels import channel_for, channel_for_model
 from .conf import settings, settings_reloaded
 from .events import Event
 from .exceptions import ConfigurationError
 from .payload import build_payload, limit_payload_size
 
 __all__ = [
+    "RENDER_EVENTS",
     "clean_socket_id",
     "get_backend",
+    "model_channel_events",
     "reset_backend",
     "send",
     "set_backend",
@@ -39,6 +41,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("pusherable")
+
+#: Events sent when a page renders. They say "someone opened this object" and never go
+#: to a model's channel: a list page has no use for them, and they would be noise.
+RENDER_EVENTS = frozenset({"view", "update", "delete"})
 
 SOCKET_ID_RE = re.compile(r"\A\d{1,20}\.\d{1,20}\Z")  # \Z: "$" accepts a trailing newline
 
@@ -100,6 +106,19 @@ def clean_socket_id(value: Any) -> str | None:
     return None
 
 
+def model_channel_events(events: Iterable[str] | None = None) -> frozenset[str]:
+    """The events that also go to the model's channel (for live list pages).
+
+    ``events`` defaults to :data:`PUSHERABLE_MODEL_CHANNEL_EVENTS`; render events
+    (:data:`RENDER_EVENTS`) are never among them.
+    """
+    if events is None:
+        events = settings.PUSHERABLE_MODEL_CHANNEL_EVENTS or ()
+    if isinstance(events, str):
+        events = events.replace(",", " ").split()
+    return frozenset(str(name) for name in events) - RENDER_EVENTS
+
+
 def _dispatch(events: Sequence[Event]) -> None:
     from .signals import delivery_failed
 
@@ -156,6 +175,8 @@ def trigger_for(
     exclude: Collection[str] | None = None,
     changed: Iterable[str] | None = None,
     channel_type: str | None = None,
+    model_channel: bool | None = None,
+    model_channel_type: str | None = None,
     on_commit: bool = True,
     using: str | None = None,
 ) -> Event:
@@ -169,12 +190,21 @@ def trigger_for(
     The payload is :func:`pusherable.payload.build_payload` of ``instance`` (with
     ``fields``/``exclude`` and the ``changed`` field names), updated with ``data``
     when given. ``channel_type`` overrides ``PUSHERABLE_CHANNEL_TYPE``.
+
+    The event also goes to the model's channel (:func:`~pusherable.channels.channel_for_model`,
+    with ``model_channel_type`` or the default type) when ``model_channel`` is true,
+    or, when it is ``None``, when ``event`` is one of :func:`model_channel_events`;
+    the payload is the same on both, so the same fields are left out.
     Raises :exc:`~pusherable.exceptions.ChannelError` when ``instance`` has no pk.
     """
-    channel = channel_for(instance, channel_type)
+    channels = [channel_for(instance, channel_type)]
+    if model_channel is None:
+        model_channel = event in model_channel_events()
+    if model_channel:
+        channels.append(channel_for_model(instance, model_channel_type))
     payload = build_payload(
         instance, event, user=user, fields=fields, exclude=exclude, changed=changed
     )
     if data:
         payload.update(data)
-    return trigger(channel, event, payload, socket_id, on_commit=on_commit, using=using)
+    return trigger(channels, event, payload, socket_id, on_commit=on_commit, using=using)

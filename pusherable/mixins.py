@@ -19,22 +19,40 @@ mixin                       when the page renders                  after a succe
 Every event goes through :func:`pusherable.delivery.trigger`, so it leaves after
 the transaction commits and never if it rolls back. Each step is a public method
 to override; a fault in any of them is logged, never raised into the page.
+
+Write events (``created``, ``updated``, ``deleted``; see
+:data:`PUSHERABLE_MODEL_CHANNEL_EVENTS`) also go to the model's channel, so that
+list pages update live. :class:`PusherUpdateMixin` refuses a save made from a form
+older than the object (the collision guard, :mod:`pusherable.guard`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.db import models
+from django.db import models, router, transaction
 from django.http import HttpRequest, HttpResponse
 
-from .channels import channel_for
+from .channels import channel_for, channel_for_model
 from .conf import settings
-from .delivery import clean_socket_id, trigger
+from .delivery import clean_socket_id, model_channel_events, trigger
 from .events import Event
+from .guard import (
+    Conflict,
+    changed_field_values,
+    fetch_stored,
+    find_conflict,
+    form_labels,
+    install_version_field,
+    refuse_stale_save,
+    submitted_version,
+    version_field_name,
+)
+from .history import record_change
 from .payload import build_payload, changed_values
+from .versions import object_version
 
 if TYPE_CHECKING:
     from django.forms import BaseForm
@@ -86,6 +104,12 @@ class PusherMixin(_ViewBase):
     pusher_exclude_model_fields: Sequence[str] | None = None
     #: ``"private"``, ``"presence"`` or ``"public"``; ``None`` follows ``PUSHERABLE_CHANNEL_TYPE``.
     pusher_channel_type: str | None = None
+    #: Events also sent to the model's channel; ``None`` follows
+    #: ``PUSHERABLE_MODEL_CHANNEL_EVENTS``, ``()`` sends none there. Render events never go.
+    pusher_model_channel_events: Collection[str] | None = None
+    #: Type of the model's channel; ``None`` follows ``PUSHERABLE_CHANNEL_TYPE``, as
+    #: ``{% pusherable_subscribe ... model=... %}`` does.
+    pusher_model_channel_type: str | None = None
 
     request: HttpRequest
 
@@ -107,13 +131,28 @@ class PusherMixin(_ViewBase):
         return [channel_for(obj, self.pusher_channel_type)]
 
     def get_pusher_channels_for(self, event: str) -> list[str]:
-        """The channels ``event`` goes to; :meth:`get_pusher_channels` by default.
+        """The channels ``event`` goes to: :meth:`get_pusher_channels`, plus
+        :meth:`get_pusher_model_channels`.
 
         Override this (rather than :meth:`get_pusher_channels`, which also names
-        what a page subscribes to) to send some events to more channels, such as
-        a model's list channel.
+        what a page subscribes to) to send some events to more channels.
         """
-        return self.get_pusher_channels()
+        return self.get_pusher_channels() + self.get_pusher_model_channels(event)
+
+    def get_pusher_model_channels(self, event: str) -> list[str]:
+        """The model's channel when ``event`` is one of its events, else ``[]``.
+
+        Which events: ``pusher_model_channel_events``, else
+        ``PUSHERABLE_MODEL_CHANNEL_EVENTS``; never a render event (``view``,
+        ``update``, ``delete``, nor the view's ``pusher_event_name``).
+        """
+        obj = self.get_pusher_object()
+        if obj is None or obj.pk is None:
+            return []
+        events = model_channel_events(self.pusher_model_channel_events)
+        if event not in events or event == self.get_pusher_event_name():
+            return []
+        return [channel_for_model(obj, self.pusher_model_channel_type)]
 
     def get_pusher_user(self) -> Any:
         """The user named in payloads: ``request.user``, or ``None``."""
@@ -158,7 +197,8 @@ class PusherMixin(_ViewBase):
         """
         if not self.should_send_pusher_event(event):
             return None
-        channels = self.get_pusher_channels_for(event)
+        # A subclass may add a channel the default already has: send once to each.
+        channels = list(dict.fromkeys(self.get_pusher_channels_for(event)))
         if not channels:
             return None
         return Event(channels, event, self.get_pusher_payload(event), self.get_pusher_socket_id())
@@ -210,8 +250,14 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     """Send ``update`` when the form renders, ``updated`` after a save that changed something.
 
     ``updated`` carries ``"changed"``: the new values of the fields in
-    ``form.changed_data`` (see :meth:`get_pusher_changed_fields`). A form
-    submitted without changes sends nothing.
+    ``form.changed_data`` (see :meth:`get_pusher_changed_fields`), ``"previous"``:
+    their old values, and ``"version"``/``"previous_version"``: the object's version
+    token after and before the save. A form submitted without changes sends nothing.
+
+    The collision guard (``pusher_collision_guard``, on by default) adds a hidden
+    field with the object's version token to the form, and refuses a save whose
+    token is no longer the stored object's, with a form error naming who changed
+    what in between (:meth:`refuse_pusher_stale_save`).
     """
 
     pusher_event_name: str | None = "update"
@@ -219,13 +265,39 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     pusher_updated_event_name = "updated"
     #: The names from :meth:`get_pusher_changed_fields`, once the form was saved.
     pusher_changed_fields: list[str] | None = None
+    #: Refuse saves made from a form older than the object.
+    pusher_collision_guard = True
+    #: Model field whose value is the version token (``None``: the model's ``auto_now``
+    #: field, else a digest of the fields). See :meth:`get_pusher_version`.
+    pusher_version_field: str | None = None
+    #: Let ``pusherable.js`` show its own "changed by" notice in the form (else it
+    #: only emits the ``pusherable:conflict`` event).
+    pusher_collision_notice = True
+    #: After a save: the version token before and after it, and ``{name: (old, new)}``.
+    pusher_previous_version: str | None = None
+    pusher_version: str | None = None
+    pusher_changed_values: dict[str, Any] | None = None
+
+    def get_pusher_version(self, obj: models.Model) -> str:
+        """The version token of ``obj``: see :func:`pusherable.versions.object_version`."""
+        return object_version(obj, self.pusher_version_field)
+
+    def get_form(self, form_class: Any = None) -> BaseForm:
+        form = super().get_form(form_class)
+        obj = self.get_pusher_object()
+        if self.pusher_collision_guard and obj is not None and obj.pk is not None:
+            install_version_field(
+                form, obj, self.get_pusher_version(obj), notice=self.pusher_collision_notice
+            )
+        return form
 
     def get_pusher_changed_fields(self, form: BaseForm) -> list[str]:
         """The names of the fields the save changed: ``form.changed_data``.
 
         An empty list sends no ``updated`` event.
         """
-        return list(form.changed_data)
+        hidden = version_field_name(form)
+        return [name for name in form.changed_data if name != hidden]
 
     def get_pusher_payload(self, event: str) -> dict[str, Any]:
         payload = super().get_pusher_payload(event)
@@ -233,12 +305,85 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
             payload["changed"] = changed_values(
                 payload.get("object", {}), self.pusher_changed_fields
             )
+            values = self.pusher_changed_values or {}
+            payload["previous"] = {
+                name: values[name][0]
+                for name in payload["changed"]
+                if values.get(name) is not None
+            }
+            payload["version"] = self.pusher_version
+            payload["previous_version"] = self.pusher_previous_version
         return payload
 
+    def get_pusher_conflict(self, form: BaseForm, stored: models.Model | None) -> Conflict | None:
+        """The conflict between the submitted form and ``stored`` (the object now), if any."""
+        obj = self.get_pusher_object()
+        assert obj is not None
+        current = self.get_pusher_version(stored) if stored is not None else None
+        return find_conflict(obj, stored, submitted_version(form), current)
+
+    def refuse_pusher_stale_save(self, form: BaseForm, conflict: Conflict) -> HttpResponse:
+        """Answer a stale save: the form again, with an error naming the other change."""
+        refuse_stale_save(form, conflict, form_labels(form))
+        return self.form_invalid(form)
+
+    def record_pusher_change(self, stored: models.Model | None, changed: list[str]) -> None:
+        """Keep who changed what in the history the guard reads (once committed)."""
+        obj = self.get_pusher_object()
+        assert obj is not None
+        version = self.pusher_version
+        if version is None or version == self.pusher_previous_version:
+            return
+        user = self.get_pusher_user()
+        values = dict(self.pusher_changed_values or {})
+        previous = self.pusher_previous_version
+
+        def record() -> None:
+            try:
+                record_change(
+                    obj, previous_version=previous, version=version, user=user, fields=values
+                )
+            except Exception:
+                logger.exception("pusherable: could not record the change of %r", obj)
+
+        transaction.on_commit(record, using=router.db_for_write(type(obj), instance=obj))
+
     def form_valid(self, form: BaseForm) -> HttpResponse:
+        obj = self.get_pusher_object()
+        if obj is None or obj.pk is None:
+            return self.save_pusher_form(form, None)
+        with transaction.atomic(using=router.db_for_write(type(obj), instance=obj)):
+            # Locked until the save commits, so no other save slips in between.
+            stored = fetch_stored(obj)
+            if self.pusher_collision_guard:
+                conflict = self.get_pusher_conflict(form, stored)
+                if conflict is not None:
+                    return self.refuse_pusher_stale_save(form, conflict)
+            return self.save_pusher_form(form, stored)
+
+    def save_pusher_form(self, form: BaseForm, stored: models.Model | None) -> HttpResponse:
+        """Save (the view's own ``form_valid()``), then record and announce the change."""
+        previous_version = None
+        if stored is not None:
+            try:
+                previous_version = self.get_pusher_version(stored)
+            except Exception:
+                logger.exception("pusherable: could not compute the version in %s", type(self))
         response = super().form_valid(form)
         try:
             changed = self.get_pusher_changed_fields(form)
+            obj = self.get_pusher_object()
+            if obj is not None and obj.pk is not None:
+                self.pusher_previous_version = previous_version
+                self.pusher_version = self.get_pusher_version(obj)
+                self.pusher_changed_values = changed_field_values(
+                    stored,
+                    obj,
+                    changed,
+                    fields=self.pusher_include_model_fields,
+                    exclude=self.pusher_exclude_model_fields,
+                )
+                self.record_pusher_change(stored, changed)
         except Exception:
             logger.exception("pusherable: could not list the changed fields in %s", type(self))
             return response

@@ -175,7 +175,7 @@ def test_valid_post_sends_updated_with_the_changes(client, article, alice, commi
     assert response.status_code == 302
     [event] = outbox
     assert event.name == "updated"
-    assert event.channels == [f"private-article_{article.pk}"]
+    assert event.channels == [f"private-article_{article.pk}", "private-article"]
     assert event.data["changed"] == {"title": "New title", "tags": [new_tag.pk]}
     assert event.data["object"]["title"] == "New title"
     assert event.data["object"]["tags"] == [new_tag.pk]
@@ -295,7 +295,7 @@ def test_create_form_sends_nothing_and_save_sends_created(client, db, alice, com
     created = Article.objects.get(title="Fresh")
     [event] = outbox
     assert event.name == "created"
-    assert event.channels == [f"private-article_{created.pk}"]
+    assert event.channels == [f"private-article_{created.pk}", "private-article"]
     assert event.socket_id == "3.4"
     assert event.data["pk"] == created.pk
     assert event.data["object"]["title"] == "Fresh"
@@ -326,7 +326,7 @@ def test_delete_post_sends_deleted_with_the_snapshot(client, article, alice, com
     assert not Article.objects.filter(pk=pk).exists()
     [event] = outbox
     assert event.name == "deleted"
-    assert event.channels == [f"private-article_{pk}"]
+    assert event.channels == [f"private-article_{pk}", "private-article"]
     assert event.data["pk"] == pk
     assert event.data["object"] == snapshot
     assert event.data["object"]["tags"]  # read before the relations were deleted

@@ -8,6 +8,10 @@
     Any number per page: declares a subscription, as non-executable JSON that
     ``pusherable.js`` reads; every subscription shares the page's one connection.
 
+``{% pusherable_version_field form %}``
+    The collision guard's hidden version input, for templates that render a form's
+    fields one by one (``{{ form }}`` already includes it).
+
 Both render through templates in ``pusherable/templates/pusherable/`` and put data
 in ``<script type="application/json">`` elements, so no value can become markup or
 code. Both accept ``nonce=...``; by default they use the ``csp_nonce`` of the context
@@ -24,8 +28,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from ..browser import browser_config, subscription, to_script_json
 from ..conf import settings
+from ..guard import version_field_name
 
-__all__ = ["pusherable_script", "pusherable_subscribe", "register"]
+__all__ = ["pusherable_script", "pusherable_subscribe", "pusherable_version_field", "register"]
 
 register = template.Library()
 
@@ -108,3 +113,18 @@ def pusherable_subscribe(
     except ValueError as exc:
         raise template.TemplateSyntaxError(f"pusherable_subscribe: {exc}") from exc
     return {"subscription_json": _script_json(declaration), "nonce": _nonce(context, nonce)}
+
+
+@register.simple_tag
+def pusherable_version_field(form: Any) -> str:
+    """The hidden version input of a form guarded against stale saves, or nothing.
+
+    :class:`~pusherable.mixins.PusherUpdateMixin` and the admin mixin add the field;
+    render it with this tag when the template lists fields one by one.
+    """
+    fields = getattr(form, "fields", None)
+    name = version_field_name(form)
+    if not fields or name not in fields:
+        return ""
+    # A BoundField renders its widget through a template: already safe HTML.
+    return str(form[name])

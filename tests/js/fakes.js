@@ -60,6 +60,36 @@ class FakeElement {
     return child;
   }
 
+  insertBefore(child, reference) {
+    if (child.parentNode) child.parentNode.removeChild(child);
+    const index = this.children.indexOf(reference);
+    child.parentNode = this;
+    if (index === -1) this.children.push(child);
+    else this.children.splice(index, 0, child);
+    this.ownerDocument.mutated(this, [child], []);
+    return child;
+  }
+
+  get firstChild() {
+    return this.children[0] || null;
+  }
+
+  addEventListener(type, listener) {
+    if (!this.listeners) this.listeners = [];
+    this.listeners.push({ type, listener });
+  }
+
+  click() {
+    for (const { type, listener } of this.listeners || []) {
+      if (type === 'click') listener({ type: 'click', target: this });
+    }
+  }
+
+  // The text of this element and its descendants, as the DOM's textContent reads it.
+  allText() {
+    return [this.textContent, ...this.children.map((child) => child.allText())].join(' ').trim();
+  }
+
   removeChild(child) {
     this.children = this.children.filter((node) => node !== child);
     child.parentNode = null;
@@ -428,6 +458,7 @@ function load(options = {}) {
   const warnings = [];
   const errors = [];
   const fetchCalls = [];
+  const navigations = [];
   const config = options.config === undefined ? CONFIG : options.config;
 
   if (config !== null) {
@@ -454,7 +485,11 @@ function load(options = {}) {
     CustomEvent: FakeCustomEvent,
     MutationObserver: makeMutationObserver(document),
     fetch: makeFetch(fetchCalls, options.respond || (() => null)),
-    location: { href: 'http://testserver/page/', origin: 'http://testserver' },
+    location: {
+      href: 'http://testserver/page/',
+      origin: 'http://testserver',
+      assign: (url) => navigations.push(url),
+    },
   };
   if (!options.noPusher) window.Pusher = FakePusher;
   if (options.notify !== false) {
@@ -476,6 +511,7 @@ function load(options = {}) {
     warnings,
     errors,
     fetchCalls,
+    navigations,
     api: window.pusherable,
     h: (tag, attributes, content) => h(document, tag, attributes, content),
     subscription: (declaration) => subscriptionElement(document, declaration),

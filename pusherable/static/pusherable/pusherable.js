@@ -19,6 +19,17 @@
  *   pusherable:left        {channel, member: {id, info}}          a user's last tab,
  *                                                                 after a grace period
  *   pusherable:intent      {channel, member: {id, info}, intent}  viewing/editing
+ *   pusherable:conflict    {channel, model, pk, version, current, deleted, user,
+ *                           user_id, fields, changes}             someone else saved
+ *                                                                 the object of an
+ *                                                                 open edit form
+ *
+ * Collision guard: an edit form rendered by PusherUpdateMixin (or the admin mixin)
+ * holds a hidden input[data-pusherable-version]. When an "updated" (or "deleted")
+ * event about that object arrives with another version, pusherable.js emits
+ * pusherable:conflict, and, when the input or its form has data-pusherable-guard,
+ * shows a notice at the top of the form: who changed which fields, from what to
+ * what, with "Reload" and "Keep editing". The server refuses the stale save anyway.
  *
  * Public API: window.pusherable (see docs/reference/javascript.rst).
  *
@@ -37,6 +48,10 @@
   const CONFIG_ELEMENT_ID = 'pusherable-config';
   const SUBSCRIPTION_ATTRIBUTE = 'data-pusherable-subscription';
   const IGNORE_FORM_ATTRIBUTE = 'data-pusherable-ignore';
+  const VERSION_ATTRIBUTE = 'data-pusherable-version';
+  const GUARD_ATTRIBUTE = 'data-pusherable-guard';
+  const NOTICE_CLASS = 'pusherable-conflict';
+  const MAX_QUOTED_LENGTH = 60;
   // Protocol events, and this library's own events delivered by the code below:
   // a subscription to '*' never receives them as ordinary events.
   const RESERVED_EVENT = /^(pusher:|pusher_internal:|pusherable:)/;
@@ -63,6 +78,7 @@
     warned: new Set(),
     nextId: 1,
     observer: null,
+    conflicts: new Map(), // version input -> {changes, notice, deleted}
   };
 
   // --- helpers ------------------------------------------------------------------
@@ -372,6 +388,172 @@
     record.presence.leaving.clear();
   }
 
+
+  // --- collision guard ------------------------------------------------------------
+
+  function parseJSON(text, fallback) {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      return fallback;
+    }
+  }
+
+  function describeValue(value) {
+    if (value === null || value === undefined || value === '') return '(empty)';
+    if (value === true) return 'yes';
+    if (value === false) return 'no';
+    if (Array.isArray(value) && !value.length) return '(none)';
+    let text = Array.isArray(value) ? value.map(String).join(', ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    if (text.length > MAX_QUOTED_LENGTH) text = text.slice(0, MAX_QUOTED_LENGTH - 1) + '\u2026';
+    return '\u201c' + text + '\u201d';
+  }
+
+  function formOf(element) {
+    let node = element;
+    while (node && !(isElement(node) && tagOf(node) === 'FORM')) node = node.parentNode;
+    return node || null;
+  }
+
+  function guardedInputs(model, pk) {
+    const found = [];
+    if (!document) return found;
+    for (const input of elementsIn(document, 'INPUT')) {
+      if (!input.hasAttribute(VERSION_ATTRIBUTE)) continue;
+      if (input.getAttribute('data-pusherable-model') !== model) continue;
+      if (String(parseJSON(input.getAttribute('data-pusherable-pk'), null)) !== String(pk)) continue;
+      found.push(input);
+    }
+    return found;
+  }
+
+  // What one event changed: {name: {old, new, label}}, sensitive fields by name only.
+  function changedFields(data, labels) {
+    const fields = {};
+    const changed = (data && data.changed) || {};
+    const previous = (data && data.previous) || {};
+    for (const name of Object.keys(changed)) {
+      fields[name] = {
+        label: labels[name] || name,
+        old: Object.prototype.hasOwnProperty.call(previous, name) ? previous[name] : null,
+        new: changed[name],
+      };
+    }
+    return fields;
+  }
+
+  function checkConflict(record, event, data) {
+    if (!data || typeof data !== 'object' || data.model == null || data.pk == null) return;
+    const deleted = event === 'deleted';
+    if (!deleted && (event !== 'updated' || !data.version)) return;
+    for (const input of guardedInputs(String(data.model), data.pk)) {
+      if (!deleted && input.value === data.version) continue; // the form is up to date
+      const labels = parseJSON(input.getAttribute('data-pusherable-labels'), {}) || {};
+      let conflict = state.conflicts.get(input);
+      if (!conflict) {
+        conflict = { changes: [], notice: null, deleted: false };
+        state.conflicts.set(input, conflict);
+      }
+      const change = {
+        user: data.user == null ? null : String(data.user),
+        user_id: data.user_id == null ? null : String(data.user_id),
+        version: deleted ? null : data.version,
+        previous_version: deleted ? null : data.previous_version || null,
+        fields: deleted ? {} : changedFields(data, labels),
+      };
+      conflict.changes.push(change);
+      conflict.deleted = conflict.deleted || deleted;
+      const detail = {
+        channel: record.name,
+        model: String(data.model),
+        pk: data.pk,
+        version: input.value,
+        current: change.version,
+        deleted: deleted,
+        user: change.user,
+        user_id: change.user_id,
+        fields: change.fields,
+        changes: conflict.changes.map((item) => JSON.parse(JSON.stringify(item))),
+      };
+      deliver(handlersOf(record), 'pusherable:conflict', detail, record.name, true);
+      const form = formOf(input);
+      if (input.hasAttribute(GUARD_ATTRIBUTE) || (form && form.hasAttribute(GUARD_ATTRIBUTE))) {
+        showNotice(input, form, conflict);
+      }
+    }
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.setAttribute('class', className);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function removeNotice(conflict) {
+    const notice = conflict.notice;
+    conflict.notice = null;
+    if (notice && notice.parentNode) notice.parentNode.removeChild(notice);
+  }
+
+  function showNotice(input, form, conflict) {
+    removeNotice(conflict);
+    const container = form || input.parentNode;
+    if (!container) return;
+    const users = [];
+    for (const change of conflict.changes) {
+      const name = change.user || 'someone';
+      if (users.indexOf(name) === -1) users.push(name);
+    }
+    const who = users.join(', ');
+    const notice = element('div', NOTICE_CLASS);
+    notice.setAttribute('role', 'alert');
+    notice.setAttribute('data-pusherable-conflict', '');
+    const headline = conflict.deleted
+      ? 'Deleted by ' + who + ' since you opened it.'
+      : 'Changed by ' + who + ' since you opened it.';
+    notice.appendChild(element('p', NOTICE_CLASS + '__title', headline));
+    const list = element('ul', NOTICE_CLASS + '__fields');
+    for (const change of conflict.changes) {
+      for (const name of Object.keys(change.fields)) {
+        const field = change.fields[name];
+        list.appendChild(
+          element(
+            'li',
+            null,
+            field.label + ': ' + describeValue(field.old) + ' \u2192 ' + describeValue(field.new) +
+              (users.length > 1 && change.user ? ' (' + change.user + ')' : '')
+          )
+        );
+      }
+    }
+    if (list.children.length) notice.appendChild(list);
+    notice.appendChild(
+      element(
+        'p',
+        NOTICE_CLASS + '__help',
+        conflict.deleted
+          ? 'Saving will not bring it back.'
+          : 'If you save, the server asks you to confirm before overwriting their change.'
+      )
+    );
+    const reload = element('button', NOTICE_CLASS + '__reload', 'Reload');
+    reload.setAttribute('type', 'button');
+    reload.addEventListener('click', () => {
+      state.conflicts.delete(input);
+      // A GET of the same address: never resubmits the form.
+      if (root.location && typeof root.location.assign === 'function') root.location.assign(root.location.href);
+    });
+    const keep = element('button', NOTICE_CLASS + '__keep', 'Keep editing');
+    keep.setAttribute('type', 'button');
+    keep.addEventListener('click', () => removeNotice(conflict));
+    notice.appendChild(reload);
+    notice.appendChild(keep);
+    if (container.firstChild) container.insertBefore(notice, container.firstChild);
+    else container.appendChild(notice);
+    conflict.notice = notice;
+  }
+
   // --- channels ------------------------------------------------------------------
 
   function onChannelEvent(record, event, data) {
@@ -396,6 +578,11 @@
     }
     const handlers = handlersOf(record, event);
     if (handlers.size) deliver(handlers, event, data, record.name, false);
+    try {
+      checkConflict(record, event, data);
+    } catch (error) {
+      if (console) console.error('pusherable: could not check for an edit conflict', error);
+    }
   }
 
   function subscribed(record, data) {
@@ -761,6 +948,19 @@
     socketId: socketId,
     headers: headers,
     setIntent: setIntent,
+    conflicts: () => {
+      const result = [];
+      for (const [input, conflict] of state.conflicts) {
+        result.push({
+          model: input.getAttribute('data-pusherable-model'),
+          pk: parseJSON(input.getAttribute('data-pusherable-pk'), null),
+          version: input.value,
+          deleted: conflict.deleted,
+          changes: JSON.parse(JSON.stringify(conflict.changes)),
+        });
+      }
+      return result;
+    },
     members: (channel) => {
       const record = state.channels.get(channel);
       return record && record.presence ? Array.from(record.presence.members.values(), copyMember) : [];

@@ -1,0 +1,342 @@
+"""Presence, live changes and the collision guard in the Django admin.
+
+Mix :class:`PusherableAdminMixin` into a ``ModelAdmin``, before it::
+
+    from django.contrib import admin
+    from pusherable.admin import PusherableAdminMixin
+
+    @admin.register(Article)
+    class ArticleAdmin(PusherableAdminMixin, admin.ModelAdmin):
+        list_display = ["title", "updated_at"]
+
+The change form then shows who else has the object open ("alice is editing"),
+a live notice when someone else saves it, and refuses a save made from a stale
+form with an error naming who changed what (:mod:`pusherable.guard`). Saves and
+deletions send ``updated``/``created``/``deleted`` after the transaction commits,
+on the object's channel and on the model's, so the change list updates live.
+
+The mixin sets ``change_form_template`` and ``change_list_template`` to templates
+that extend the admin's own (``admin/change_form.html``, ``admin/change_list.html``).
+A project that overrides those for a model can extend
+``admin/pusherable/change_form.html`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.db import models, router, transaction
+from django.http import HttpRequest, HttpResponse
+
+from .channels import channel_for, channel_for_model
+from .conf import settings
+from .delivery import clean_socket_id, model_channel_events, send
+from .events import Event
+from .guard import (
+    changed_field_values,
+    fetch_stored,
+    find_conflict,
+    form_labels,
+    install_version_field,
+    refuse_stale_save,
+    submitted_version,
+    version_field_name,
+)
+from .history import record_change
+from .mixins import SOCKET_ID_HEADER
+from .payload import build_payload, limit_payload_size
+from .versions import object_version
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+    _AdminBase = ModelAdmin
+else:
+    _AdminBase = object
+
+__all__ = ["PusherableAdminMixin"]
+
+logger = logging.getLogger("pusherable")
+
+#: The attribute of a bound admin form that holds the object as stored before the save.
+STORED_ATTRIBUTE = "pusherable_stored"
+
+
+class PusherableAdminMixin(_AdminBase):
+    """Presence bar, live "changed by" notice, stale-save guard and events for a ``ModelAdmin``.
+
+    Every step is a public method to override: :meth:`get_pusher_version`,
+    :meth:`get_pusher_channels`, :meth:`get_pusher_payload`,
+    :meth:`should_send_pusher_event`, :meth:`get_pusher_socket_id`.
+    """
+
+    change_form_template = "admin/pusherable/change_form.html"
+    change_list_template = "admin/pusherable/change_list.html"
+
+    #: Refuse saves made from a change form older than the object.
+    pusher_collision_guard = True
+    #: Model field used as the version token (``None``: ``auto_now`` field, else a digest).
+    pusher_version_field: str | None = None
+    #: Show who else has the change form open (a presence channel).
+    pusher_presence = True
+    #: Model fields the payloads are limited to / leave out (as in the view mixins).
+    pusher_include_model_fields: Sequence[str] | None = None
+    pusher_exclude_model_fields: Sequence[str] | None = None
+    #: Type of the object's channel; ``None`` follows ``PUSHERABLE_CHANNEL_TYPE``.
+    pusher_channel_type: str | None = None
+    #: Events also sent to the model's channel; ``None`` follows
+    #: ``PUSHERABLE_MODEL_CHANNEL_EVENTS``.
+    pusher_model_channel_events: Collection[str] | None = None
+    #: Type of the model's channel; ``None`` follows ``PUSHERABLE_CHANNEL_TYPE``.
+    pusher_model_channel_type: str | None = None
+    #: Event names sent after a change, an addition and a deletion.
+    pusher_updated_event_name = "updated"
+    pusher_created_event_name = "created"
+    pusher_deleted_event_name = "deleted"
+
+    # -- the collision guard ------------------------------------------------------------
+
+    def get_pusher_version(self, obj: models.Model) -> str:
+        """The version token of ``obj``: see :func:`pusherable.versions.object_version`."""
+        return object_version(obj, self.pusher_version_field)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or not self.pusher_collision_guard:
+            return form_class
+        return self.get_pusher_guarded_form(form_class)
+
+    def get_pusher_guarded_form(self, form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
+        """A subclass of ``form_class`` that carries the version and checks it in ``clean()``.
+
+        The check runs inside the admin's own transaction, with the stored row
+        locked, so no other save slips in between the check and this save.
+        """
+        admin = self
+
+        class GuardedForm(form_class):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if self.instance.pk is not None:
+                    install_version_field(
+                        self, self.instance, admin.get_pusher_version(self.instance)
+                    )
+
+            def clean(self) -> Any:
+                cleaned = super().clean()
+                if self.instance.pk is None:
+                    return cleaned
+                stored = fetch_stored(self.instance)
+                setattr(self, STORED_ATTRIBUTE, stored)
+                current = admin.get_pusher_version(stored) if stored is not None else None
+                conflict = find_conflict(self.instance, stored, submitted_version(self), current)
+                if conflict is not None:
+                    refuse_stale_save(self, conflict, form_labels(self))
+                return cleaned
+
+        GuardedForm.__name__ = form_class.__name__
+        GuardedForm.__qualname__ = form_class.__qualname__
+        return GuardedForm
+
+    # -- what the templates need ---------------------------------------------------------
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        context.update(self.get_pusher_change_form_context(request, obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_pusher_change_form_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """Template context of the change form: channels, presence and intent."""
+        if obj is None or obj.pk is None:
+            return {"pusherable_enabled": False}
+        try:
+            presence_channel = channel_for(obj, "presence") if self.pusher_presence else None
+            channel_for(obj, self.pusher_channel_type)  # a pk too long fails here, not in the tag
+        except Exception:
+            logger.exception("pusherable: no channel for %r in the admin", obj)
+            return {"pusherable_enabled": False}
+        editing = self.has_change_permission(request, obj)
+        return {
+            "pusherable_enabled": True,
+            "pusherable_channel_type": self.pusher_channel_type,
+            "pusherable_presence_channel": presence_channel,
+            "pusherable_intent": "editing" if editing else "viewing",
+        }
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra_context = dict(extra_context or {})
+        extra_context.setdefault(
+            "pusherable_model_channel",
+            channel_for_model(self.model, self.pusher_model_channel_type),
+        )
+        extra_context.setdefault("pusherable_model_channel_type", self.pusher_model_channel_type)
+        return super().changelist_view(request, extra_context)
+
+    # -- events --------------------------------------------------------------------------
+
+    def get_pusher_socket_id(self, request: HttpRequest) -> str | None:
+        """The sender's socket id (header, else form field), so its own tab hears nothing."""
+        socket_id = clean_socket_id(request.headers.get(SOCKET_ID_HEADER))
+        if socket_id is None and request.method == "POST":
+            socket_id = clean_socket_id(request.POST.get(settings.PUSHERABLE_SOCKET_ID_FIELD))
+        return socket_id
+
+    def get_pusher_channels(self, obj: models.Model, event: str) -> list[str]:
+        """The object's channel, plus the model's for the events it carries."""
+        channels = [channel_for(obj, self.pusher_channel_type)]
+        if event in model_channel_events(self.pusher_model_channel_events):
+            channels.append(channel_for_model(obj, self.pusher_model_channel_type))
+        return list(dict.fromkeys(channels))
+
+    def get_pusher_payload(
+        self,
+        request: HttpRequest,
+        obj: models.Model,
+        event: str,
+        changed: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """The ``data`` of ``event``, as the view mixins build it."""
+        return build_payload(
+            obj,
+            event,
+            user=getattr(request, "user", None),
+            fields=self.pusher_include_model_fields,
+            exclude=self.pusher_exclude_model_fields,
+            changed=changed,
+        )
+
+    def should_send_pusher_event(
+        self, request: HttpRequest, obj: models.Model, event: str
+    ) -> bool:
+        """Whether to send ``event`` about ``obj``; always, by default."""
+        return True
+
+    def build_pusher_event(
+        self,
+        request: HttpRequest,
+        obj: models.Model,
+        event: str,
+        changed: Iterable[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Event | None:
+        """The event, built now (a deletion's snapshot) and sent later; ``None`` to skip it."""
+        try:
+            if not self.should_send_pusher_event(request, obj, event):
+                return None
+            data = self.get_pusher_payload(request, obj, event, changed)
+            if extra:
+                data.update(extra)
+            return Event(
+                self.get_pusher_channels(obj, event),
+                event,
+                limit_payload_size(data, event=event),
+                self.get_pusher_socket_id(request),
+            )
+        except Exception:
+            logger.exception("pusherable: could not build event %r in %s", event, type(self))
+            return None
+
+    def send_pusher_events(self, events: Iterable[Event | None]) -> None:
+        """Hand the events to delivery, after the commit; never raises."""
+        batch = [event for event in events if event is not None]
+        if not batch:
+            return
+        try:
+            send(batch, using=router.db_for_write(self.model))
+        except Exception:
+            logger.exception(
+                "pusherable: could not send %d event(s) in %s", len(batch), type(self)
+            )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change and getattr(form, STORED_ATTRIBUTE, None) is None:
+            # Without the guard the form did not fetch it: the values before the save.
+            try:
+                setattr(form, STORED_ATTRIBUTE, fetch_stored(obj))
+            except Exception:
+                logger.exception("pusherable: could not load %r before saving it", obj)
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Many-to-many values are saved here: only now is the object complete.
+        super().save_related(request, form, formsets, change)
+        try:
+            self.announce_pusher_save(request, form, change)
+        except Exception:
+            logger.exception("pusherable: could not announce the save in %s", type(self))
+
+    def announce_pusher_save(self, request: HttpRequest, form: Any, change: bool) -> None:
+        """Record the change for the guard and send ``updated`` or ``created``."""
+        obj = form.instance
+        if not change:
+            self.send_pusher_events(
+                [self.build_pusher_event(request, obj, self.pusher_created_event_name)]
+            )
+            return
+        hidden = version_field_name(form)
+        changed = [name for name in form.changed_data if name != hidden]
+        stored = getattr(form, STORED_ATTRIBUTE, None)
+        previous_version = self.get_pusher_version(stored) if stored is not None else None
+        version = self.get_pusher_version(obj)
+        values = changed_field_values(
+            stored,
+            obj,
+            changed,
+            fields=self.pusher_include_model_fields,
+            exclude=self.pusher_exclude_model_fields,
+        )
+        if version != previous_version:
+            user = getattr(request, "user", None)
+
+            def record() -> None:
+                try:
+                    record_change(
+                        obj,
+                        previous_version=previous_version,
+                        version=version,
+                        user=user,
+                        fields=values,
+                    )
+                except Exception:
+                    logger.exception("pusherable: could not record the change of %r", obj)
+
+            transaction.on_commit(record, using=router.db_for_write(self.model))
+        if not changed:
+            return
+        previous = {name: pair[0] for name in changed if (pair := values.get(name)) is not None}
+        event = self.build_pusher_event(
+            request,
+            obj,
+            self.pusher_updated_event_name,
+            changed,
+            extra={"previous": previous, "version": version, "previous_version": previous_version},
+        )
+        self.send_pusher_events([event])
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        # The snapshot is taken first: after the deletion the object has no pk.
+        event = self.build_pusher_event(request, obj, self.pusher_deleted_event_name)
+        super().delete_model(request, obj)
+        self.send_pusher_events([event])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        events = [
+            self.build_pusher_event(request, obj, self.pusher_deleted_event_name)
+            for obj in queryset
+        ]
+        super().delete_queryset(request, queryset)
+        self.send_pusher_events(events)

@@ -1,0 +1,169 @@
+"""Fixtures of the live browser tests of the admin, the collision guard and live lists.
+
+Django runs in pytest-django's ``live_server`` thread (with ``tests.guard_urls``),
+the bundled Pusher server in a subprocess (``run_server``, stopped by PID), and
+Debian's Chromium is driven by Playwright's synchronous API. pusher-js is served
+to the browser from ``node_modules`` by intercepting its CDN address, so nothing
+leaves the machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PUSHER_JS = ROOT / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"
+PASSWORD = "live-pw"
+
+#: Bounds for waits that cross the browser, Django and the bundled server; they do
+#: not measure anything.
+LIVE_TIMEOUT_MS = 15_000
+
+
+class PusherHTTPBackend:
+    """Sends each event at once with the ``pusher`` library.
+
+    Used only until the library's own ``pusherable.backends.pusher`` backend is
+    available; with it, the tests use that one in ``sync`` mode.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        import pusher
+
+        from pusherable.conf import settings
+
+        self.client = pusher.Pusher(**settings.pusher_client_options())
+
+    def send_events(self, events) -> int:
+        for event in events:
+            self.client.trigger(event.channels, event.name, event.data, event.socket_id)
+        return len(events)
+
+    def flush(self, timeout=None) -> bool:
+        return True
+
+    def close(self, timeout=None) -> None:
+        return None
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+    if not PUSHER_JS.exists():
+        pytest.skip("node_modules/pusher-js is missing: run `npm ci` (make test does)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def pusher_server(chromium_path):
+    testing = pytest.importorskip("pusherable.server.testing")
+    with testing.run_server() as server:
+        yield server
+
+
+# Module scope, not session: Playwright's synchronous API runs an event loop in the
+# main thread for as long as it is started, and tests after these call asyncio.run().
+@pytest.fixture(scope="module")
+def browser(chromium_path, django_db_setup):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's synchronous API keeps an event loop in this thread, which makes
+    # Django refuse database access here; the tests only read their own rows.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(chromium_path), args=CHROMIUM_ARGS
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def live_site(pusher_server, live_server, settings, transactional_db):
+    """Django at ``live_server.url``, delivering to the bundled server."""
+    settings.ROOT_URLCONF = "tests.guard_urls"
+    settings.PUSHER_APP_ID = pusher_server.app_id
+    settings.PUSHER_KEY = pusher_server.key
+    settings.PUSHER_SECRET = pusher_server.secret
+    settings.PUSHER_HOST = pusher_server.host
+    settings.PUSHER_PORT = pusher_server.port
+    settings.PUSHER_SSL = False
+    settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = 0.5
+    if importlib.util.find_spec("pusherable.backends.pusher") is not None:
+        settings.PUSHERABLE_BACKEND = "pusherable.backends.pusher.Backend"
+        settings.PUSHERABLE_DELIVERY = "sync"
+    else:
+        settings.PUSHERABLE_BACKEND = "tests.live.conftest.PusherHTTPBackend"
+    from django.core.cache import cache
+
+    cache.clear()
+    yield live_server
+    from pusherable.delivery import reset_backend
+
+    reset_backend(timeout=1)
+
+
+@pytest.fixture
+def users(live_site, django_user_model):
+    """alice (superuser) and bob (staff who may view and change articles)."""
+    from django.contrib.auth.models import Permission
+
+    alice = django_user_model.objects.create_superuser("alice", password=PASSWORD)
+    bob = django_user_model.objects.create_user("bob", password=PASSWORD, is_staff=True)
+    bob.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_article", "change_article", "add_article"])
+    )
+    return {"alice": alice, "bob": bob}
+
+
+@pytest.fixture
+def login(browser, live_site, users) -> Iterator[Callable]:
+    """``login("alice")``: a new browser context signed in to the admin; returns a page."""
+    contexts = []
+    script = PUSHER_JS.read_text()
+
+    def login_as(username: str):
+        context = browser.new_context(base_url=live_site.url)
+        contexts.append(context)
+        context.route(
+            "https://js.pusher.com/**",
+            lambda route: route.fulfill(body=script, content_type="application/javascript"),
+        )
+        page = context.new_page()
+        page.set_default_timeout(LIVE_TIMEOUT_MS)
+        page.goto("/admin/login/?next=/admin/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_selector("#content")
+        return page
+
+    yield login_as
+    for context in contexts:
+        context.close()
