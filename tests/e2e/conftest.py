@@ -17,7 +17,6 @@ from django.urls import reverse
 
 from pusherable.channels import channel_for
 from pusherable.server.testing import RunningServer, run_server
-from tests.e2e.backend import delivery_settings
 from tests.e2e.harness import (
     BrowserThread,
     BrowserUser,
@@ -35,7 +34,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 GRACE_PERIOD = 0.3
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_thread() -> Iterator[BrowserThread]:
     if not CHROMIUM.exists():
         pytest.skip(
@@ -146,8 +145,10 @@ def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -
         settings.PUSHERABLE_CHANNEL_TYPE = "presence"
         settings.PUSHERABLE_PUSHER_JS_URL = reverse("e2e-pusher-js")
         settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = GRACE_PERIOD
-        for name, value in delivery_settings().items():
-            setattr(settings, name, value)
+        # The real backend, in the request's thread: an event triggered by a request
+        # has reached the server when the response is back, which barriers rely on.
+        settings.PUSHERABLE_BACKEND = "pusherable.backends.pusher.Backend"
+        settings.PUSHERABLE_DELIVERY = "sync"
         site = Site(
             pusher=pusher,
             django=django,
