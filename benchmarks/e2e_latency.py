@@ -13,6 +13,7 @@ with the ``pusher`` library alone (no Django, no view) shows what the view and t
 delivery path add. Run from the project root::
 
     .venv/bin/python benchmarks/e2e_latency.py [--events 1000] [--warmup 100]
+        [--backend-options '{"linger": 0}']
 
 Targets on loopback: p50 <= 5 ms, p99 <= 25 ms; the script prints each figure's
 ratio to its target (below 1.0x is within target).
@@ -137,9 +138,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[max(1, math.ceil(len(ordered) * fraction)) - 1]
 
 
-def deliveries() -> list[tuple[str, dict[str, Any]]]:
+def deliveries(options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    suffix = f" {json.dumps(options)}" if options else ""
     return [
-        (f"{BACKEND}, {mode}", {"PUSHERABLE_BACKEND": BACKEND, "PUSHERABLE_DELIVERY": mode})
+        (
+            f"{BACKEND}, {mode}{suffix}",
+            {
+                "PUSHERABLE_BACKEND": BACKEND,
+                "PUSHERABLE_DELIVERY": mode,
+                "PUSHERABLE_BACKEND_OPTIONS": options,
+            },
+        )
         for mode in DELIVERY_MODES
     ]
 
@@ -183,6 +192,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1000, help="events measured per delivery")
     parser.add_argument("--warmup", type=int, default=100, help="events sent first, not counted")
+    parser.add_argument(
+        "--backend-options",
+        type=json.loads,
+        default={},
+        help="PUSHERABLE_BACKEND_OPTIONS as JSON, e.g. '{\"linger\": 0}'",
+    )
     args = parser.parse_args()
     if shutil.which("node") is None or not (ROOT / "node_modules" / "pusher-js").is_dir():
         print("This benchmark needs Node.js and the npm packages (npm ci).", file=sys.stderr)
@@ -226,7 +241,7 @@ def main() -> int:
         )
         try:
             receiver.next("ready")
-            for label, delivery in deliveries():
+            for label, delivery in deliveries(args.backend_options):
                 with override_settings(**server_settings, **delivery):
                     through_view, through_raw = measure(
                         receiver, server, channel, article, args.warmup, args.events
