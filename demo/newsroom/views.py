@@ -1,0 +1,92 @@
+"""The newsroom's views: one generic view per step, each with its pusherable mixin.
+
+Rendering a page sends ``view``, ``update`` or ``delete`` on the article's
+channel; saving sends ``updated`` (with the changed fields), ``created`` or
+``deleted`` once the transaction has committed. The tab that saved is left out.
+"""
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.contrib.messages.views import SuccessMessageMixin
+from django.db.models import QuerySet
+from django.urls import reverse_lazy
+from django.views.generic import CreateView, DeleteView, DetailView, ListView, UpdateView
+from pusherable.mixins import (
+    PusherCreateMixin,
+    PusherDeleteMixin,
+    PusherDetailMixin,
+    PusherUpdateMixin,
+)
+
+from .forms import ArticleForm
+from .models import Article
+
+
+class VisibleArticlesMixin:
+    """Editors see every article; other readers only what is published."""
+
+    def get_queryset(self) -> QuerySet[Article]:
+        articles = Article.objects.select_related("author")
+        if self.request.user.has_perm("newsroom.view_article"):  # type: ignore[attr-defined]
+            return articles
+        return articles.filter(status=Article.Status.PUBLISHED)
+
+
+class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
+    model = Article
+    context_object_name = "articles"
+
+
+# --8<-- [start:detail]
+class ArticleDetailView(LoginRequiredMixin, VisibleArticlesMixin, PusherDetailMixin, DetailView):
+    """Sends ``view``: everyone on this article hears that someone opened it."""
+
+    model = Article
+
+
+# --8<-- [end:detail]
+
+
+# --8<-- [start:create]
+class ArticleCreateView(
+    PermissionRequiredMixin, SuccessMessageMixin, PusherCreateMixin, CreateView
+):
+    """Sends ``created`` after the new article is committed."""
+
+    model = Article
+    form_class = ArticleForm
+    permission_required = "newsroom.add_article"
+    success_message = "Article created."
+
+    def form_valid(self, form: ArticleForm):  # type: ignore[no-untyped-def]
+        form.instance.author = self.request.user
+        return super().form_valid(form)
+
+
+# --8<-- [end:create]
+
+
+# --8<-- [start:update]
+class ArticleUpdateView(
+    PermissionRequiredMixin, SuccessMessageMixin, PusherUpdateMixin, UpdateView
+):
+    """Sends ``update`` when the form is shown and ``updated`` when it is saved."""
+
+    model = Article
+    form_class = ArticleForm
+    permission_required = "newsroom.change_article"
+    success_message = "Article saved."
+
+
+# --8<-- [end:update]
+
+
+# --8<-- [start:delete]
+class ArticleDeleteView(PermissionRequiredMixin, PusherDeleteMixin, DeleteView):
+    """Sends ``delete`` with the confirmation page and ``deleted`` once it is gone."""
+
+    model = Article
+    permission_required = "newsroom.delete_article"
+    success_url = reverse_lazy("newsroom:article-list")
+
+
+# --8<-- [end:delete]
