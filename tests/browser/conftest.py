@@ -8,11 +8,12 @@ event loop and Django never share a thread, and everything is stopped by PID.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from .helpers import HOME_URL
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -67,7 +68,7 @@ def login(browser, demo_site) -> Iterator[Callable]:
         page.fill("#id_username", username)
         page.fill("#id_password", "demo")
         page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r"/$"))
+        page.wait_for_url(HOME_URL)
         return page
 
     yield login_as

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CONNECT_TIMEOUT_MS", "create_article", "wait_until_live"]
+__all__ = ["CONNECT_TIMEOUT_MS", "HOME_URL", "create_article", "wait_until_live"]
 
 # Generous: the first connection of a page goes through pusher-js, the
 # bundled server and Django's channel authorization on a busy machine.
 CONNECT_TIMEOUT_MS = 20_000
+
+#: The article list, where logging in and deleting lead.
+HOME_URL = re.compile(r"^https?://[^/]+/$")
 
 
 def wait_until_live(page) -> None:

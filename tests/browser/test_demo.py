@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from .helpers import CONNECT_TIMEOUT_MS, create_article, wait_until_live
+from .helpers import CONNECT_TIMEOUT_MS, HOME_URL, create_article, wait_until_live
 
 pytestmark = pytest.mark.browser
 
@@ -136,7 +136,7 @@ def test_a_deletion_shows_a_banner(login):
     bob.goto(path + "delete/")
     wait_until_live(bob)
     bob.click("#delete-form button[type=submit]")
-    bob.wait_for_url(re.compile(r"/$"))
+    bob.wait_for_url(HOME_URL)
 
     banner = alice.locator("#deleted-banner")
     expect(banner).to_be_visible(timeout=EVENT_TIMEOUT_MS)
