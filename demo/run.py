@@ -28,7 +28,7 @@ from demo.launcher import (
 )
 
 # The demo's credentials for the bundled server (see newsroom_project/settings.py).
-APP_ID = "newsroom"
+APP_ID = "100001"  # the Pusher protocol wants digits
 KEY = "newsroom-key"
 SECRET = "newsroom-secret"
 

@@ -80,7 +80,7 @@ STATICFILES_DIRS = [("pusher-js", REPO_DIR / "node_modules" / "pusher-js" / "dis
 # --8<-- [start:pusher]
 # The Pusher-compatible server bundled with django-pusherable, on this machine.
 # For hosted Pusher, drop PUSHER_HOST/PORT/SSL and set PUSHER_CLUSTER instead.
-PUSHER_APP_ID = os.environ.get("DEMO_PUSHER_APP_ID", "newsroom")
+PUSHER_APP_ID = os.environ.get("DEMO_PUSHER_APP_ID", "100001")
 PUSHER_KEY = os.environ.get("DEMO_PUSHER_KEY", "newsroom-key")
 PUSHER_SECRET = os.environ.get("DEMO_PUSHER_SECRET", "newsroom-secret")
 PUSHER_HOST = os.environ.get("DEMO_PUSHER_HOST", "127.0.0.1")

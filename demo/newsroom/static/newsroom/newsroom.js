@@ -249,6 +249,7 @@
 
   /* The callback -------------------------------------------------------- */
 
+  // --8<-- [start:notify]
   const handlers = {
     "pusherable:here"(data) {
       members.clear();
@@ -306,4 +307,5 @@
       handler(data || {});
     }
   };
+  // --8<-- [end:notify]
 })();
