@@ -10,6 +10,7 @@ from django.contrib.messages.views import SuccessMessageMixin
 from django.db.models import QuerySet
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, UpdateView
+from pusherable.authorization import register_view
 from pusherable.mixins import (
     PusherCreateMixin,
     PusherDeleteMixin,
@@ -37,6 +38,9 @@ class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
 
 
 # --8<-- [start:detail]
+# The article's channel admits only those this view would show the article to
+# (and, by the default policy, who may view or change articles).
+@register_view
 class ArticleDetailView(LoginRequiredMixin, VisibleArticlesMixin, PusherDetailMixin, DetailView):
     """Sends ``view``: everyone on this article hears that someone opened it."""
 
