@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_WS_HOST": None,
     "PUSHERABLE_WS_PORT": None,
     "PUSHERABLE_JS_OPTIONS": {},
+    "PUSHERABLE_PRESENCE_GRACE_PERIOD": 3.0,
 }
 
 #: Sent after the cached settings were dropped because a ``PUSHER*`` setting

@@ -15,16 +15,18 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils.module_loading import import_string
 
 from .backends.base import BaseBackend
+from .channels import channel_for
 from .conf import settings, settings_reloaded
 from .events import Event
 from .exceptions import ConfigurationError
+from .payload import build_payload, limit_payload_size
 
 __all__ = [
     "clean_socket_id",
@@ -33,6 +35,7 @@ __all__ = [
     "send",
     "set_backend",
     "trigger",
+    "trigger_for",
 ]
 
 logger = logging.getLogger("pusherable")
@@ -130,8 +133,48 @@ def trigger(
     """Trigger ``event`` with ``data`` on ``channels``; return the :class:`Event` sent.
 
     ``socket_id``, when it is a valid Pusher socket id, excludes that browser tab.
+    ``data`` whose JSON is over ``PUSHERABLE_MAX_PAYLOAD_SIZE`` is replaced by a
+    small ``"truncated": true`` event (see :func:`pusherable.payload.limit_payload_size`);
+    ``data`` that cannot be serialized to JSON raises
+    :exc:`~pusherable.exceptions.PayloadError` here, in the caller, not later in delivery.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
+    data = limit_payload_size(data, event=event)
     item = Event(channel_list, event, data, clean_socket_id(socket_id))
     send([item], on_commit=on_commit, using=using)
     return item
+
+
+def trigger_for(
+    instance: models.Model,
+    event: str,
+    *,
+    data: dict[str, Any] | None = None,
+    user: Any = None,
+    socket_id: str | None = None,
+    fields: Collection[str] | None = None,
+    exclude: Collection[str] | None = None,
+    changed: Iterable[str] | None = None,
+    channel_type: str | None = None,
+    on_commit: bool = True,
+    using: str | None = None,
+) -> Event:
+    """Trigger ``event`` about ``instance`` on its channel, with the payload a view would send.
+
+    For code outside views: signal receivers, tasks, management commands, the admin::
+
+        from pusherable import trigger_for
+        trigger_for(article, "published", user=request.user)
+
+    The payload is :func:`pusherable.payload.build_payload` of ``instance`` (with
+    ``fields``/``exclude`` and the ``changed`` field names), updated with ``data``
+    when given. ``channel_type`` overrides ``PUSHERABLE_CHANNEL_TYPE``.
+    Raises :exc:`~pusherable.exceptions.ChannelError` when ``instance`` has no pk.
+    """
+    channel = channel_for(instance, channel_type)
+    payload = build_payload(
+        instance, event, user=user, fields=fields, exclude=exclude, changed=changed
+    )
+    if data:
+        payload.update(data)
+    return trigger(channel, event, payload, socket_id, on_commit=on_commit, using=using)

@@ -3,6 +3,8 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 
 
@@ -63,3 +65,25 @@ class Ticket(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     subject = models.CharField(max_length=200)
+
+
+class NoURLStorage(FileSystemStorage):
+    """A storage that cannot give URLs, so payloads fall back to the file's name."""
+
+    def url(self, name):
+        raise NotImplementedError("This storage has no URLs.")
+
+
+class Attachment(models.Model):
+    """Files stored where no URL reaches them, and raw bytes."""
+
+    file = models.FileField(upload_to="private/", storage=NoURLStorage(), blank=True)
+    blob = models.BinaryField(editable=True, blank=True, default=b"")
+
+
+class EmailUser(AbstractBaseUser):
+    """A user model without a ``username`` field: its name is its e-mail address."""
+
+    email = models.EmailField(unique=True)
+
+    USERNAME_FIELD = "email"

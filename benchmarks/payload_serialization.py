@@ -1,0 +1,91 @@
+"""Serializing an object for an event: ours against the original's JSON round trip.
+
+django-pusherable 0.2.0 ran ``json.loads(json.dumps(model_to_dict(obj), cls=DjangoJSONEncoder))``
+on every event (and crashed on many-to-many and file fields, so both sides skip them
+here). Run from the project root::
+
+    .venv/bin/python benchmarks/payload_serialization.py
+
+Prints the time per object of each way, measured side by side in one run, and
+their ratio. The size guard (one compact ``json.dumps`` per event) is timed too.
+"""
+
+import datetime
+import json
+import os
+import sys
+import timeit
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django
+
+django.setup()
+
+from django.core.serializers.json import DjangoJSONEncoder  # noqa: E402
+from django.forms.models import model_to_dict  # noqa: E402
+
+from pusherable.payload import limit_payload_size, serialize_object  # noqa: E402
+from tests.testapp.models import Article  # noqa: E402
+
+SKIPPED = ["tags", "attachment", "cover"]  # what the original cannot serialize
+
+
+def make_article() -> Article:
+    return Article(
+        pk=42,
+        title="A headline of ordinary length",
+        slug="a-headline",
+        body="Lorem ipsum dolor sit amet. " * 20,
+        author_id=7,
+        price=Decimal("12.50"),
+        reference=uuid.uuid4(),
+        published_on=datetime.date(2024, 5, 1),
+        starts_at=datetime.time(9, 30),
+        reading_time=datetime.timedelta(minutes=5),
+        rating=4.5,
+        is_live=True,
+        metadata={"lang": "en", "scores": [1, 2, 3], "nested": {"ok": True}},
+    )
+
+
+def original(article: Article) -> dict:
+    return json.loads(json.dumps(model_to_dict(article, exclude=SKIPPED), cls=DjangoJSONEncoder))
+
+
+def ours(article: Article) -> dict:
+    return serialize_object(article, exclude=SKIPPED)
+
+
+def ours_with_size_guard(article: Article) -> dict:
+    return limit_payload_size(
+        {"event": "view", "object": serialize_object(article, exclude=SKIPPED)}
+    )
+
+
+def per_call(function, article: Article, number: int = 5000) -> float:
+    return min(timeit.repeat(lambda: function(article), number=number, repeat=5)) / number
+
+
+def main() -> None:
+    article = make_article()
+    # Same output, apart from the sensitive field the original leaked.
+    expected = original(article)
+    expected.pop("api_token")
+    assert ours(article) == expected
+    timings = {
+        "original round trip": per_call(original, article),
+        "serialize_object": per_call(ours, article),
+        "serialize_object + size guard": per_call(ours_with_size_guard, article),
+    }
+    base = timings["original round trip"]
+    for name, seconds in timings.items():
+        print(f"{name:32} {seconds * 1e6:8.1f} us/object  x{seconds / base:.2f} the original")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""What the browser needs to know: the configuration and subscriptions read by ``pusherable.js``.
+
+The template tags in :mod:`pusherable.templatetags.pusherable_tags` only glue these
+functions to templates; everything here returns plain, JSON-safe data, so it can be
+tested (and reused, e.g. by a project that renders its own script tags) without
+parsing HTML.
+
+The configuration object (:func:`browser_config`) has these keys:
+
+``key``
+    :data:`PUSHER_KEY`, public by design.
+``options``
+    pusher-js constructor options (:func:`pusher_js_options`).
+``endpoints``
+    ``{"auth", "userAuth", "intent"}``: URLs of the views in ``pusherable.urls``,
+    each ``null`` when those URLs are not included in the project.
+``csrfToken``
+    Django's CSRF token for the request, sent as ``X-CSRFToken`` with every POST
+    ``pusherable.js`` makes; ``null`` without a request.
+``socketIdField`` / ``socketIdHeader``
+    Where ``pusherable.js`` puts the page's socket id for sender exclusion.
+``user``
+    ``{"id", "username", "name"}`` of the authenticated user, or ``null``.
+``presenceGracePeriod``
+    Milliseconds a presence leave is held back (:data:`PUSHERABLE_PRESENCE_GRACE_PERIOD`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.urls import NoReverseMatch, reverse
+
+from .channels import PREFIXES, channel_for, channel_for_model
+from .conf import settings
+from .exceptions import ConfigurationError
+
+__all__ = [
+    "ALL_EVENTS",
+    "ENDPOINT_URL_NAMES",
+    "RESERVED_EVENT_PREFIXES",
+    "SOCKET_ID_HEADER",
+    "browser_config",
+    "current_user",
+    "endpoint_urls",
+    "parse_events",
+    "pusher_js_options",
+    "resolve_model",
+    "subscription",
+    "subscription_channels",
+    "to_script_json",
+]
+
+#: The event argument that subscribes to every event of a channel.
+ALL_EVENTS = "*"
+
+#: Config key -> URL name of each endpoint ``pusherable.js`` calls.
+ENDPOINT_URL_NAMES: dict[str, str] = {
+    "auth": "pusherable:auth",
+    "userAuth": "pusherable:user-auth",
+    "intent": "pusherable:intent",
+}
+
+#: Header that carries the sender's socket id on fetch/XHR requests.
+SOCKET_ID_HEADER = "X-Socket-ID"
+
+#: Event names that belong to the protocol (``pusher:``) or to this library's own
+#: presence events, delivered separately: a subscription cannot name them.
+RESERVED_EVENT_PREFIXES = ("pusher:", "pusher_internal:", "pusherable:")
+
+#: Pusher's own limit on event names.
+MAX_EVENT_NAME_LENGTH = 200
+
+_CALLBACK_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+_EVENT_SEPARATORS_RE = re.compile(r"[\s,]+")
+
+# The characters that could end a <script> element or open an HTML comment inside
+# it, written as JSON escapes (the same set Django's json_script uses).
+_SCRIPT_JSON_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
+
+
+def to_script_json(value: Any) -> str:
+    """Serialize ``value`` as JSON that is safe as the text of a ``<script>`` element.
+
+    The result is JSON (``JSON.parse`` reads it back unchanged) with no ``<``, ``>``
+    or ``&`` left in it, so no value can close the element or start markup.
+    """
+    try:
+        text = json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+    except TypeError as exc:
+        raise ConfigurationError(f"Cannot send this value to the browser as JSON: {exc}") from exc
+    return text.translate(_SCRIPT_JSON_ESCAPES)
+
+
+def pusher_js_options() -> dict[str, Any]:
+    """pusher-js constructor options derived from the settings.
+
+    Hosted Pusher needs only the cluster. A self-hosted server (``PUSHER_HOST``, or
+    ``PUSHERABLE_WS_HOST`` when browsers reach it under another name) gets its host,
+    the same port for ``ws`` and ``wss``, TLS as ``PUSHER_SSL`` says, and transports
+    limited to WebSockets: otherwise pusher-js falls back to ``sockjs-<cluster>.pusher.com``
+    when the socket fails. ``cluster`` is always set: pusher-js 8 refuses to start
+    without one. ``PUSHERABLE_JS_OPTIONS`` is merged over the result.
+    """
+    options: dict[str, Any] = {"cluster": settings.PUSHER_CLUSTER or "mt1"}
+    host = settings.PUSHERABLE_WS_HOST or settings.PUSHER_HOST
+    port = settings.PUSHERABLE_WS_PORT or (settings.PUSHER_PORT if host else None)
+    if host:
+        options["wsHost"] = str(host)
+        options["forceTLS"] = bool(settings.PUSHER_SSL)
+        options["enabledTransports"] = ["ws", "wss"]
+    else:
+        options["forceTLS"] = True
+    if port:
+        options["wsPort"] = int(port)
+        options["wssPort"] = int(port)
+    extra = settings.PUSHERABLE_JS_OPTIONS
+    if not isinstance(extra, Mapping):
+        raise ConfigurationError(
+            "PUSHERABLE_JS_OPTIONS must be a dict of pusher-js options, "
+            f"not {type(extra).__name__}."
+        )
+    options.update(extra)
+    return options
+
+
+def endpoint_urls(request: HttpRequest | None = None) -> dict[str, str | None]:
+    """URLs of the auth, user-auth and intent views, ``None`` for each one not routed."""
+    urlconf = getattr(request, "urlconf", None)
+    urls: dict[str, str | None] = {}
+    for key, name in ENDPOINT_URL_NAMES.items():
+        try:
+            urls[key] = reverse(name, urlconf=urlconf)
+        except NoReverseMatch:
+            urls[key] = None
+    return urls
+
+
+def current_user(user: Any) -> dict[str, str] | None:
+    """``{"id", "username", "name"}`` for an authenticated user, else ``None``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    username = str(user.get_username()) if hasattr(user, "get_username") else str(user)
+    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return {"id": str(user.pk), "username": username, "name": str(full_name or username)}
+
+
+def browser_config(request: HttpRequest | None = None, user: Any = None) -> dict[str, Any]:
+    """The configuration object ``{% pusherable_script %}`` hands to ``pusherable.js``.
+
+    ``user`` defaults to ``request.user``.
+    """
+    if user is None and request is not None:
+        user = getattr(request, "user", None)
+    return {
+        "key": str(settings.PUSHER_KEY or ""),
+        "options": pusher_js_options(),
+        "endpoints": endpoint_urls(request),
+        "csrfToken": get_token(request) if request is not None else None,
+        "socketIdField": settings.PUSHERABLE_SOCKET_ID_FIELD,
+        "socketIdHeader": SOCKET_ID_HEADER,
+        "user": current_user(user),
+        "presenceGracePeriod": round(float(settings.PUSHERABLE_PRESENCE_GRACE_PERIOD) * 1000),
+    }
+
+
+def parse_events(events: str | Iterable[str]) -> list[str] | str:
+    """Read the event argument: ``"update"``, ``"update updated deleted"``, a list, or ``"*"``.
+
+    Returns :data:`ALL_EVENTS` or the list of names, without duplicates, in order.
+    Raises :exc:`ValueError` for an empty argument or a reserved or over-long name.
+    """
+    names = _EVENT_SEPARATORS_RE.split(events) if isinstance(events, str) else list(events)
+    names = [str(name) for name in names if name]
+    if not names:
+        raise ValueError("pusherable_subscribe needs at least one event name, or '*'.")
+    if ALL_EVENTS in names:
+        return ALL_EVENTS
+    for name in names:
+        if name.startswith(RESERVED_EVENT_PREFIXES):
+            raise ValueError(
+                f"Event {name[:40]!r} is reserved: names starting with "
+                f"{', '.join(RESERVED_EVENT_PREFIXES)} are delivered by pusherable.js itself."
+            )
+        if len(name) > MAX_EVENT_NAME_LENGTH:
+            raise ValueError(
+                f"Event name {name[:40]!r}... is longer than Pusher's 200 characters."
+            )
+    return list(dict.fromkeys(names))
+
+
+def resolve_model(model: Any) -> type[models.Model]:
+    """A model class from a class, instance, queryset, manager, or ``"app.Model"`` label."""
+    if isinstance(model, str):
+        try:
+            return apps.get_model(model)
+        except (LookupError, ValueError) as exc:
+            raise ValueError(
+                f"{model!r} is not an installed model ('app_label.ModelName')."
+            ) from exc
+    if isinstance(model, type) and issubclass(model, models.Model):
+        return model
+    if isinstance(model, models.Model):
+        return type(model)
+    related = getattr(model, "model", None)  # QuerySet and Manager
+    if isinstance(related, type) and issubclass(related, models.Model):
+        return related
+    raise ValueError(f"Cannot find a model in {model!r}.")
+
+
+def _channel_type_of(name: str) -> str:
+    for channel_type in ("presence", "private"):
+        if name.startswith(PREFIXES[channel_type]):
+            return channel_type
+    return "public"
+
+
+def _view_channels(view: Any) -> list[str] | None:
+    getter = getattr(view, "get_pusher_channels", None)
+    if not callable(getter):
+        return None
+    channels = getter()
+    if isinstance(channels, str):
+        channels = [channels]
+    names = [str(name) for name in channels or ()]
+    return names or None
+
+
+def _same_object(left: Any, right: Any) -> bool:
+    if left is right:
+        return True
+    return isinstance(left, models.Model) and isinstance(right, models.Model) and left == right
+
+
+def subscription_channels(
+    obj: Any = None,
+    *,
+    view: Any = None,
+    channel_type: str | None = None,
+    model: Any = None,
+) -> list[str]:
+    """The channels a subscription listens on.
+
+    - ``model`` given: the model's channel (list pages), from :func:`channel_for_model`.
+    - Otherwise, when ``view`` has ``get_pusher_channels()`` and ``obj`` is the view's own
+      object (or omitted), the view's channels: the page then listens exactly where the
+      view sends. With ``channel_type`` only those of that type are kept.
+    - Otherwise :func:`channel_for` of ``obj`` (or of ``view.object`` when ``obj`` is omitted).
+    """
+    if model is not None:
+        return [channel_for_model(resolve_model(model), channel_type)]
+    view_object = getattr(view, "object", None)
+    if obj is None or _same_object(obj, view_object):
+        names = _view_channels(view)
+        if names and channel_type is not None:
+            names = [name for name in names if _channel_type_of(name) == channel_type]
+        if names:
+            return list(dict.fromkeys(names))
+        obj = obj if obj is not None else view_object
+    if obj is None:
+        raise ValueError(
+            "pusherable_subscribe needs an object, model=..., or a view in the template "
+            "context that has an object or get_pusher_channels()."
+        )
+    if not isinstance(obj, models.Model):
+        raise ValueError(f"pusherable_subscribe needs a model instance, not {type(obj).__name__}.")
+    return [channel_for(obj, channel_type)]
+
+
+def subscription(
+    events: str | Sequence[str],
+    obj: Any = None,
+    *,
+    view: Any = None,
+    channel_type: str | None = None,
+    model: Any = None,
+    intent: str | None = None,
+    callback: str | None = None,
+) -> dict[str, Any]:
+    """The declaration ``{% pusherable_subscribe %}`` hands to ``pusherable.js``.
+
+    ``{"channels": [...], "events": [...] or "*", "intent": ..., "callback": ...}``.
+    An ``intent`` (``"viewing"``, ``"editing"``) only means something on a presence
+    channel, so it makes the subscription use one unless ``channel_type`` says otherwise.
+    Raises :exc:`ValueError` for arguments that cannot work.
+    """
+    if intent is not None:
+        intent = str(intent)
+        if not intent or len(intent) > 64:
+            raise ValueError("intent must be a short non-empty name such as 'editing'.")
+        if channel_type is None:
+            channel_type = "presence"
+        elif channel_type != "presence":
+            raise ValueError("intent needs channel_type='presence'.")
+    if channel_type is not None and channel_type not in PREFIXES:
+        raise ValueError(
+            f"Unknown channel_type {channel_type!r}; choose one of {', '.join(PREFIXES)}."
+        )
+    if callback is not None and not _CALLBACK_RE.match(str(callback)):
+        raise ValueError(
+            f"callback {str(callback)[:40]!r} must name a global function, e.g. 'onArticleEvent' "
+            "or 'app.onEvent'."
+        )
+    # Channel errors (a pk too long for a name...) are ValueErrors too.
+    channels = subscription_channels(obj, view=view, channel_type=channel_type, model=model)
+    return {
+        "channels": channels,
+        "events": parse_events(events),
+        "intent": intent,
+        "callback": callback,
+    }

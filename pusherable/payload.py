@@ -1,0 +1,323 @@
+"""Turn a model instance into the JSON-safe ``data`` of an event.
+
+The object's part follows :func:`django.forms.models.model_to_dict` (editable
+fields, ``fields``/``exclude``), with every value made JSON-safe in one pass,
+without a ``json.dumps``/``json.loads`` round trip:
+
+- a foreign key becomes the related object's key (``author_id``'s value);
+- a many-to-many field becomes the list of related primary keys (from the
+  prefetch cache when there is one, else one ``values_list`` query; ``[]`` for
+  an unsaved object);
+- a file or image becomes its URL when the storage can give one, else its name,
+  and ``None`` when empty;
+- ``Decimal``, ``UUID``, dates, times, durations and lazy strings follow
+  :class:`~django.core.serializers.json.DjangoJSONEncoder`; JSON field values
+  are walked recursively; ``NaN`` and infinities become ``None`` (as in
+  JavaScript's ``JSON.stringify``); bytes become base64.
+
+Sensitive fields (:data:`PUSHERABLE_SENSITIVE_FIELDS` and names matching
+:data:`PUSHERABLE_SENSITIVE_FIELD_PATTERN`) are left out unless ``fields`` names
+them. :func:`limit_payload_size` replaces an event whose JSON is too large with
+a small ``"truncated": true`` event; :func:`pusherable.delivery.trigger` applies
+it to every event.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping
+from itertools import chain
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models.fields.files import FieldFile
+
+from .conf import settings
+from .exceptions import ConfigurationError, PayloadError
+
+__all__ = [
+    "TRUNCATED_KEYS",
+    "build_payload",
+    "changed_values",
+    "describe_user",
+    "field_value",
+    "file_value",
+    "is_sensitive_field",
+    "json_safe",
+    "limit_payload_size",
+    "payload_size",
+    "serialize_object",
+]
+
+logger = logging.getLogger("pusherable")
+
+#: The keys an oversized event keeps, besides ``"truncated": true``.
+TRUNCATED_KEYS = ("event", "model", "pk", "user", "user_id")
+
+# DjangoJSONEncoder.default() is stateless: one instance serves every call.
+_ENCODER = DjangoJSONEncoder()
+_PLAIN_TYPES = frozenset((str, int, bool))
+
+
+def json_safe(value: Any) -> Any:
+    """Return ``value`` as plain JSON types: dict, list, str, int, float, bool, None.
+
+    Types :class:`~django.core.serializers.json.DjangoJSONEncoder` knows are
+    converted as it would; anything else falls back to ``str(value)`` so that
+    an odd value never fails an event.
+    """
+    if value is None or type(value) in _PLAIN_TYPES:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):  # str subclasses, such as TextChoices members
+        return str.__str__(value)
+    if isinstance(value, int):  # bool is caught above; IntegerChoices members
+        return int(value)
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, FieldFile):
+        return file_value(value)
+    if isinstance(value, models.Model):
+        return json_safe(value.pk)
+    try:
+        return _ENCODER.default(value)
+    except TypeError:
+        return str(value)
+
+
+def file_value(value: FieldFile | None) -> str | None:
+    """A file's URL when its storage can give one, else its name; ``None`` when empty."""
+    if not value:
+        return None
+    try:
+        return str(value.url)
+    except Exception:  # storages without URLs raise NotImplementedError, others ValueError...
+        return str(value.name)
+
+
+def _many_to_many_pks(instance: models.Model, field: models.Field) -> list[Any]:
+    if instance.pk is None:
+        # An unsaved object has no relations yet, and asking would raise.
+        return []
+    manager = getattr(instance, field.name)
+    prefetched = getattr(instance, "_prefetched_objects_cache", {})
+    if field.name in prefetched:
+        # prefetch_related() already loaded them: no query at all.
+        return [json_safe(related.pk) for related in manager.all()]
+    # One query for the keys only, instead of building every related instance.
+    return [json_safe(pk) for pk in manager.values_list("pk", flat=True)]
+
+
+def field_value(instance: models.Model, field: models.Field) -> Any:
+    """The JSON-safe value of one field of ``instance``."""
+    if field.many_to_many:
+        return _many_to_many_pks(instance, field)
+    if isinstance(field, models.FileField):
+        return file_value(field.value_from_object(instance))
+    return json_safe(field.value_from_object(instance))
+
+
+@functools.lru_cache(maxsize=8)
+def _compile_pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ConfigurationError(
+            f"PUSHERABLE_SENSITIVE_FIELD_PATTERN {pattern!r} is not a valid regular "
+            f"expression: {exc}"
+        ) from exc
+
+
+def _sensitivity_key() -> tuple[frozenset[str], str]:
+    names = frozenset(str(name).lower() for name in settings.PUSHERABLE_SENSITIVE_FIELDS)
+    return names, settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN or ""
+
+
+def _is_sensitive(name: str, key: tuple[frozenset[str], str]) -> bool:
+    names, pattern = key
+    return name.lower() in names or (
+        bool(pattern) and _compile_pattern(pattern).search(name) is not None
+    )
+
+
+def is_sensitive_field(name: str) -> bool:
+    """Whether a field named ``name`` is kept out of payloads unless included by name.
+
+    True for the exact names of :data:`PUSHERABLE_SENSITIVE_FIELDS` and for names in
+    which :data:`PUSHERABLE_SENSITIVE_FIELD_PATTERN` finds a match, both
+    case-insensitive.
+    """
+    return _is_sensitive(name, _sensitivity_key())
+
+
+_M2M, _FILE, _PLAIN = "m2m", "file", "plain"
+
+
+@functools.lru_cache(maxsize=512)
+def _field_plan(
+    model: type[models.Model],
+    fields: frozenset[str] | None,
+    exclude: frozenset[str],
+    sensitivity: tuple[frozenset[str], str],
+) -> tuple[tuple[str, str, models.Field], ...]:
+    # Which fields to send, and how, depends only on the model and the settings:
+    # worked out once per combination rather than on every event.
+    opts = model._meta
+    plan = []
+    for field in chain(opts.concrete_fields, opts.private_fields, opts.many_to_many):
+        named = fields is not None and field.name in fields
+        if fields is not None and not named:
+            continue
+        if field.name in exclude:
+            continue
+        if not getattr(field, "editable", False) and not (
+            named and (field.concrete or field.many_to_many)
+        ):
+            continue
+        if not named and _is_sensitive(field.name, sensitivity):
+            continue
+        if field.many_to_many:
+            kind = _M2M
+        elif isinstance(field, models.FileField):
+            kind = _FILE
+        else:
+            kind = _PLAIN
+        plan.append((field.name, kind, field))
+    return tuple(plan)
+
+
+def serialize_object(
+    instance: models.Model,
+    fields: Collection[str] | None = None,
+    exclude: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """Serialize ``instance`` like ``model_to_dict(instance, fields, exclude)``, JSON-safe.
+
+    Differences from :func:`~django.forms.models.model_to_dict`, on purpose:
+    sensitive fields are left out unless ``fields`` names them, and a field that
+    is not editable (``auto_now``, ``editable=False``) is included when ``fields``
+    names it, rather than silently dropped.
+    """
+    plan = _field_plan(
+        type(instance),
+        None if fields is None else frozenset(fields),
+        frozenset(exclude or ()),
+        _sensitivity_key(),
+    )
+    data: dict[str, Any] = {}
+    for name, kind, field in plan:
+        if kind is _PLAIN:
+            data[name] = json_safe(field.value_from_object(instance))
+        elif kind is _M2M:
+            data[name] = _many_to_many_pks(instance, field)
+        else:
+            data[name] = file_value(field.value_from_object(instance))
+    return data
+
+
+def describe_user(user: Any) -> tuple[str | None, str | None]:
+    """``(username, user_id)`` of ``user`` for a payload; ``(None, None)`` when anonymous.
+
+    The name comes from ``get_username()``, so custom user models without a
+    ``username`` field work.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None, None
+    get_username = getattr(user, "get_username", None)
+    name = get_username() if callable(get_username) else getattr(user, "username", None)
+    pk = getattr(user, "pk", None)
+    return (None if name is None else str(name)), (None if pk is None else str(pk))
+
+
+def changed_values(object_data: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The new values of the ``names`` that the serialized object carries.
+
+    Fields left out of the object (excluded or sensitive) are left out here too,
+    so ``changed`` never reveals what ``object`` hides.
+    """
+    return {name: object_data[name] for name in names if name in object_data}
+
+
+def build_payload(
+    instance: models.Model,
+    event: str,
+    *,
+    user: Any = None,
+    fields: Collection[str] | None = None,
+    exclude: Collection[str] | None = None,
+    changed: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The ``data`` of an event about ``instance``.
+
+    ``{"event", "model", "pk", "object", "user", "user_id"}``, plus ``"changed"``
+    (the new values of the ``changed`` field names) when ``changed`` is given.
+    """
+    object_data = serialize_object(instance, fields, exclude)
+    username, user_id = describe_user(user)
+    payload: dict[str, Any] = {
+        "event": event,
+        "model": instance._meta.label_lower,
+        "pk": json_safe(instance.pk),
+        "object": object_data,
+        "user": username,
+        "user_id": user_id,
+    }
+    if changed is not None:
+        payload["changed"] = changed_values(object_data, changed)
+    return payload
+
+
+def payload_size(data: Any) -> int:
+    """Bytes of ``data`` as compact UTF-8 JSON, the way the size limit counts them."""
+    try:
+        text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"Event data cannot be serialized to JSON: {exc}") from exc
+    # surrogatepass: a lone surrogate in user text must not fail the event.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def limit_payload_size(
+    data: dict[str, Any], *, event: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """Return ``data``, or a small ``"truncated": true`` event when its JSON is too large.
+
+    ``limit`` defaults to :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (``None`` or ``0``
+    turns the guard off). The small event keeps :data:`TRUNCATED_KEYS` (``None``
+    where ``data`` lacks one) so that clients can refetch the object; one warning
+    naming the model, the pk and the size is logged. Raises
+    :exc:`~pusherable.exceptions.PayloadError` when ``data`` is not JSON-serializable.
+    """
+    if limit is None:
+        limit = settings.PUSHERABLE_MAX_PAYLOAD_SIZE
+    if not limit:
+        return data
+    size = payload_size(data)
+    if size <= limit:
+        return data
+    small: dict[str, Any] = {key: data.get(key) for key in TRUNCATED_KEYS}
+    if small["event"] is None:
+        small["event"] = event
+    small["truncated"] = True
+    logger.warning(
+        "pusherable: event %r for %s pk=%s is %d bytes of JSON, over "
+        "PUSHERABLE_MAX_PAYLOAD_SIZE (%d); sending it truncated. Leave large fields out "
+        "with pusher_exclude_model_fields or a custom get_pusher_payload().",
+        small["event"],
+        small["model"] or "(no model)",
+        small["pk"],
+        size,
+        limit,
+    )
+    return small

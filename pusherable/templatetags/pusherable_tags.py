@@ -1,0 +1,110 @@
+"""Template tags of django-pusherable: ``{% load pusherable_tags %}``.
+
+``{% pusherable_script %}``
+    Once per page (usually in the base template): the configuration as JSON, pusher-js,
+    and ``pusherable/pusherable.js``. Rendering it again on the same page outputs nothing.
+
+``{% pusherable_subscribe 'update' object %}``
+    Any number per page: declares a subscription, as non-executable JSON that
+    ``pusherable.js`` reads; every subscription shares the page's one connection.
+
+Both render through templates in ``pusherable/templates/pusherable/`` and put data
+in ``<script type="application/json">`` elements, so no value can become markup or
+code. Both accept ``nonce=...``; by default they use the ``csp_nonce`` of the context
+(Django 6's CSP context processor) or ``request.csp_nonce`` (django-csp).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.template.context import Context
+from django.utils.safestring import SafeString, mark_safe
+
+from ..browser import browser_config, subscription, to_script_json
+from ..conf import settings
+
+__all__ = ["pusherable_script", "pusherable_subscribe", "register"]
+
+register = template.Library()
+
+# Where "the script was already rendered for this page" is remembered: on the request
+# when there is one (it spans every template rendered for the page), else on the context.
+_RENDERED_MARK = "_pusherable_script_rendered"
+
+
+def _request(context: Context) -> Any:
+    return getattr(context, "request", None) or context.get("request")
+
+
+def _nonce(context: Context, nonce: Any) -> str | None:
+    if nonce is None:
+        nonce = context.get("csp_nonce")
+    if nonce is None:
+        nonce = getattr(_request(context), "csp_nonce", None)
+    return str(nonce) if nonce else None
+
+
+def _script_json(value: Any) -> SafeString:
+    # to_script_json() leaves no "<", ">" or "&" in its output, so the text cannot
+    # leave the <script type="application/json"> element it is rendered into.
+    return mark_safe(to_script_json(value))  # noqa: S308
+
+
+def _first_render(context: Context, request: Any) -> bool:
+    root = context.dicts[0]
+    if root.get(_RENDERED_MARK) or getattr(request, _RENDERED_MARK, False):
+        return False
+    root[_RENDERED_MARK] = True
+    if request is not None:
+        setattr(request, _RENDERED_MARK, True)
+    return True
+
+
+@register.inclusion_tag("pusherable/script.html", takes_context=True)
+def pusherable_script(context: Context, nonce: str | None = None) -> dict[str, Any]:
+    """Load pusher-js and ``pusherable.js`` with the page's configuration, once per page."""
+    request = _request(context)
+    if not _first_render(context, request):
+        return {"render": False}
+    user = None if request is not None else context.get("user")
+    return {
+        "render": True,
+        "config_json": _script_json(browser_config(request, user=user)),
+        "pusher_js_url": settings.PUSHERABLE_PUSHER_JS_URL,
+        "integrity": settings.PUSHERABLE_PUSHER_JS_INTEGRITY,
+        "nonce": _nonce(context, nonce),
+    }
+
+
+@register.inclusion_tag("pusherable/subscribe.html", takes_context=True)
+def pusherable_subscribe(
+    context: Context,
+    events: Any,
+    obj: Any = None,
+    *,
+    intent: str | None = None,
+    channel_type: str | None = None,
+    model: Any = None,
+    callback: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """Subscribe the page to ``events`` on an object's channel (or a model's, with ``model=``).
+
+    ``events`` is one name, several separated by spaces or commas, or ``'*'`` for every
+    event of the channel. See :func:`pusherable.browser.subscription` for the rest.
+    """
+    try:
+        declaration = subscription(
+            events,
+            obj,
+            view=context.get("view"),
+            channel_type=channel_type,
+            model=model,
+            intent=intent,
+            callback=callback,
+        )
+    except ValueError as exc:
+        raise template.TemplateSyntaxError(f"pusherable_subscribe: {exc}") from exc
+    return {"subscription_json": _script_json(declaration), "nonce": _nonce(context, nonce)}

@@ -1,0 +1,493 @@
+// Test doubles for pusherable.js: a minimal DOM, a fake pusher-js, a manual clock
+// and a scripted fetch. load() runs the real static file in a fresh VM context
+// wired to them, so each test starts from an empty page.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const SOURCE_PATH = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable', 'pusherable.js');
+const SOURCE = fs.readFileSync(SOURCE_PATH, 'utf8');
+
+// --- DOM -------------------------------------------------------------------------
+
+class FakeElement {
+  constructor(document, tagName) {
+    this.ownerDocument = document;
+    this.nodeType = 1;
+    this.tagName = tagName.toUpperCase();
+    this.attributes = new Map();
+    this.children = [];
+    this.parentNode = null;
+    this.textContent = '';
+    this.value = '';
+  }
+
+  getAttribute(name) {
+    return this.attributes.has(name) ? this.attributes.get(name) : null;
+  }
+
+  setAttribute(name, value) {
+    this.attributes.set(name, String(value));
+  }
+
+  hasAttribute(name) {
+    return this.attributes.has(name);
+  }
+
+  get name() {
+    return this.getAttribute('name') || '';
+  }
+
+  set name(value) {
+    this.setAttribute('name', value);
+  }
+
+  get type() {
+    return this.getAttribute('type') || '';
+  }
+
+  set type(value) {
+    this.setAttribute('type', value);
+  }
+
+  appendChild(child) {
+    if (child.parentNode) child.parentNode.removeChild(child);
+    child.parentNode = this;
+    this.children.push(child);
+    this.ownerDocument.mutated(this, [child], []);
+    return child;
+  }
+
+  removeChild(child) {
+    this.children = this.children.filter((node) => node !== child);
+    child.parentNode = null;
+    this.ownerDocument.mutated(this, [], [child]);
+    return child;
+  }
+
+  querySelectorAll(tag) {
+    const wanted = tag.toUpperCase();
+    const found = [];
+    const walk = (node) => {
+      for (const child of node.children) {
+        if (child.tagName === wanted) found.push(child);
+        walk(child);
+      }
+    };
+    walk(this);
+    return found;
+  }
+}
+
+class FakeDocument {
+  constructor() {
+    this.readyState = 'complete';
+    this.baseURI = 'http://testserver/page/';
+    this.listeners = [];
+    this.observers = [];
+    this.dispatched = [];
+    this.documentElement = new FakeElement(this, 'html');
+    this.body = this.documentElement.appendChild(new FakeElement(this, 'body'));
+  }
+
+  createElement(tag) {
+    return new FakeElement(this, tag);
+  }
+
+  getElementById(id) {
+    return this.all().find((el) => el.getAttribute('id') === id) || null;
+  }
+
+  querySelectorAll(tag) {
+    const wanted = tag.toUpperCase();
+    return this.all().filter((el) => el.tagName === wanted);
+  }
+
+  all() {
+    const found = [];
+    const walk = (node) => {
+      for (const child of node.children) {
+        found.push(child);
+        walk(child);
+      }
+    };
+    walk(this.documentElement);
+    return found;
+  }
+
+  addEventListener(type, listener) {
+    this.listeners.push({ type, listener });
+  }
+
+  dispatchEvent(event) {
+    this.dispatched.push(event);
+    for (const { type, listener } of this.listeners) {
+      if (type === event.type) listener(event);
+    }
+    return true;
+  }
+
+  // Mutation records are delivered in a microtask, as browsers do.
+  mutated(target, addedNodes, removedNodes) {
+    for (const observer of this.observers) observer.enqueue({ target, addedNodes, removedNodes });
+  }
+
+  submit(form) {
+    this.dispatchEvent({ type: 'submit', target: form });
+  }
+}
+
+function makeMutationObserver(document) {
+  return class FakeMutationObserver {
+    constructor(callback) {
+      this.callback = callback;
+      this.records = [];
+    }
+
+    observe() {
+      document.observers.push(this);
+    }
+
+    enqueue(record) {
+      this.records.push(record);
+      if (this.records.length === 1) {
+        queueMicrotask(() => {
+          const records = this.records;
+          this.records = [];
+          this.callback(records);
+        });
+      }
+    }
+  };
+}
+
+class FakeCustomEvent {
+  constructor(type, init) {
+    this.type = type;
+    this.detail = init && init.detail;
+  }
+}
+
+// Builds an element: h('form', {method: 'post'}, [children]) or h('script', {...}, 'text').
+function h(document, tag, attributes, content) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) element.setAttribute(name, value);
+  if (typeof content === 'string') element.textContent = content;
+  for (const child of Array.isArray(content) ? content : []) element.appendChild(child);
+  return element;
+}
+
+// --- clock -----------------------------------------------------------------------
+
+class Clock {
+  constructor() {
+    this.now = 0;
+    this.timers = new Map();
+    this.nextId = 1;
+    this.setTimeout = (callback, delay) => {
+      const id = this.nextId++;
+      this.timers.set(id, { at: this.now + (delay || 0), callback });
+      return id;
+    };
+    this.clearTimeout = (id) => {
+      this.timers.delete(id);
+    };
+  }
+
+  tick(ms) {
+    const end = this.now + ms;
+    for (;;) {
+      let next = null;
+      for (const [id, timer] of this.timers) {
+        if (timer.at <= end && (next === null || timer.at < next[1].at)) next = [id, timer];
+      }
+      if (next === null) break;
+      this.timers.delete(next[0]);
+      this.now = next[1].at;
+      next[1].callback();
+    }
+    this.now = end;
+  }
+}
+
+// --- pusher-js -------------------------------------------------------------------
+
+class FakeMembers {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.members = {};
+    this.me = null;
+  }
+
+  get(id) {
+    return Object.prototype.hasOwnProperty.call(this.members, id) ? { id, info: this.members[id] } : null;
+  }
+
+  each(callback) {
+    for (const id of Object.keys(this.members)) callback(this.get(id));
+  }
+}
+
+class FakeChannel {
+  constructor(pusher, name) {
+    this.pusher = pusher;
+    this.name = name;
+    this.globalCallbacks = [];
+    this.members = name.startsWith('presence-') ? new FakeMembers() : undefined;
+  }
+
+  bind_global(callback) {
+    this.globalCallbacks.push(callback);
+  }
+
+  unbind_global(callback) {
+    this.globalCallbacks = this.globalCallbacks.filter((fn) => fn !== callback);
+  }
+
+  emit(event, data) {
+    for (const callback of this.globalCallbacks.slice()) callback(event, data);
+  }
+
+  // What the server (through pusher-js) does:
+
+  succeed(presence) {
+    if (!this.members) {
+      this.emit('pusher:subscription_succeeded', {});
+      return;
+    }
+    this.members.reset();
+    for (const [id, info] of Object.entries(presence.members)) this.members.members[id] = info;
+    this.members.me = this.members.get(presence.me);
+    this.emit('pusher:subscription_succeeded', this.members);
+  }
+
+  memberAdded(id, info) {
+    this.members.members[id] = info || {};
+    this.emit('pusher:member_added', this.members.get(id));
+  }
+
+  memberRemoved(id) {
+    const member = this.members.get(id);
+    if (!member) return;
+    delete this.members.members[id];
+    this.emit('pusher:member_removed', member);
+  }
+
+  trigger(event, data) {
+    this.emit(event, data);
+  }
+
+  fail(data) {
+    this.emit('pusher:subscription_error', data);
+  }
+}
+
+class FakeConnection {
+  constructor() {
+    this.state = 'initialized';
+    this.socket_id = undefined;
+    this.callbacks = [];
+  }
+
+  bind(event, callback) {
+    this.callbacks.push({ event, callback });
+  }
+
+  emit(event, data) {
+    for (const binding of this.callbacks) if (binding.event === event) binding.callback(data);
+  }
+
+  setState(current) {
+    const previous = this.state;
+    this.state = current;
+    this.emit('state_change', { previous, current });
+  }
+}
+
+function makeFakePusher() {
+  return class FakePusher {
+    constructor(key, options) {
+      FakePusher.instances.push(this);
+      this.key = key;
+      this.options = options;
+      this.connection = new FakeConnection();
+      this.channels = new Map();
+      this.subscribeCalls = [];
+      this.unsubscribed = [];
+      this.signedIn = false;
+    }
+
+    subscribe(name) {
+      this.subscribeCalls.push(name);
+      if (!this.channels.has(name)) this.channels.set(name, new FakeChannel(this, name));
+      return this.channels.get(name);
+    }
+
+    unsubscribe(name) {
+      this.unsubscribed.push(name);
+      this.channels.delete(name);
+    }
+
+    channel(name) {
+      return this.channels.get(name);
+    }
+
+    signin() {
+      this.signedIn = true;
+    }
+
+    disconnect() {
+      this.connection.setState('disconnected');
+    }
+
+    // Test controls:
+
+    connect(socketId) {
+      this.connection.socket_id = socketId;
+      this.connection.setState('connecting');
+      this.connection.setState('connected');
+    }
+
+    drop() {
+      for (const channel of this.channels.values()) if (channel.members) channel.members.reset();
+      this.connection.setState('connecting');
+    }
+
+    // Runs the channel authorizer pusher-js was given, as pusher-js does on subscribe.
+    authorize(channelName) {
+      return new Promise((resolve) => {
+        this.options.channelAuthorization.customHandler(
+          { socketId: this.connection.socket_id, channelName },
+          (error, data) => resolve({ error, data })
+        );
+      });
+    }
+  };
+}
+
+// --- fetch -----------------------------------------------------------------------
+
+function makeFetch(calls, respond) {
+  return async (url, init) => {
+    const headers = Object.assign({}, init.headers);
+    const form = Object.fromEntries(new URLSearchParams(init.body));
+    calls.push({ url, method: init.method, headers, form, credentials: init.credentials });
+    const answer = respond(url, form) || { status: 200, body: { ok: true } };
+    if (answer.networkError) throw new Error(answer.networkError);
+    return {
+      ok: answer.status >= 200 && answer.status < 300,
+      status: answer.status,
+      json: async () => {
+        if (answer.body === undefined) throw new SyntaxError('not JSON');
+        return answer.body;
+      },
+    };
+  };
+}
+
+// --- loading pusherable.js ------------------------------------------------------------
+
+const CONFIG = {
+  key: 'test-key',
+  options: { cluster: 'mt1', wsHost: '127.0.0.1', wsPort: 6001, wssPort: 6001, forceTLS: false },
+  endpoints: {
+    auth: '/pusherable/auth/',
+    userAuth: '/pusherable/user-auth/',
+    intent: '/pusherable/intent/',
+  },
+  csrfToken: 'csrf-token',
+  socketIdField: 'pusherable_socket_id',
+  socketIdHeader: 'X-Socket-ID',
+  user: { id: '1', username: 'alice', name: 'Alice' },
+  presenceGracePeriod: 3000,
+};
+
+function subscriptionElement(document, declaration) {
+  return h(
+    document,
+    'script',
+    { type: 'application/json', 'data-pusherable-subscription': '' },
+    JSON.stringify(declaration)
+  );
+}
+
+// Copies data across the VM boundary so that deepStrictEqual compares plain values.
+const plain = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
+function load(options = {}) {
+  const document = new FakeDocument();
+  const clock = new Clock();
+  const FakePusher = makeFakePusher();
+  FakePusher.instances = [];
+  const notifications = [];
+  const warnings = [];
+  const errors = [];
+  const fetchCalls = [];
+  const config = options.config === undefined ? CONFIG : options.config;
+
+  if (config !== null) {
+    document.body.appendChild(
+      h(document, 'script', { type: 'application/json', id: 'pusherable-config' }, JSON.stringify(config))
+    );
+  }
+  for (const build of options.body || []) {
+    document.body.appendChild(typeof build === 'function' ? build(document) : subscriptionElement(document, build));
+  }
+  document.observers.length = 0; // only mutations after loading count
+
+  const window = {
+    document,
+    console: {
+      warn: (...args) => warnings.push(args.join(' ')),
+      error: (...args) => errors.push(args.map(String).join(' ')),
+      log: () => {},
+    },
+    setTimeout: clock.setTimeout,
+    clearTimeout: clock.clearTimeout,
+    URL,
+    URLSearchParams,
+    CustomEvent: FakeCustomEvent,
+    MutationObserver: makeMutationObserver(document),
+    fetch: makeFetch(fetchCalls, options.respond || (() => null)),
+    location: { href: 'http://testserver/page/', origin: 'http://testserver' },
+  };
+  if (!options.noPusher) window.Pusher = FakePusher;
+  if (options.notify !== false) {
+    window.pusherable_notify = (event, data, meta) => {
+      notifications.push({ event, data: plain(data), channel: meta.channel });
+    };
+  }
+  window.window = window;
+  vm.createContext(window);
+  vm.runInContext(SOURCE, window, { filename: 'pusherable.js' });
+
+  return {
+    window,
+    document,
+    clock,
+    FakePusher,
+    pusher: FakePusher.instances[0],
+    notifications,
+    warnings,
+    errors,
+    fetchCalls,
+    api: window.pusherable,
+    h: (tag, attributes, content) => h(document, tag, attributes, content),
+    subscription: (declaration) => subscriptionElement(document, declaration),
+    // Notifications with this event name (all of them without a name).
+    events(name) {
+      return notifications.filter((n) => name === undefined || n.event === name);
+    },
+    // Lets promises and mutation observers run.
+    async settle() {
+      for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+module.exports = { CONFIG, load, plain };
