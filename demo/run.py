@@ -114,8 +114,17 @@ def start_pusher_server(args: argparse.Namespace, env: dict[str, str]) -> subpro
     return process
 
 
+PUSHER_JS = REPO_DIR / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not PUSHER_JS.exists():
+        print(
+            "pusher-js is not installed: run `npm ci` (or `make demo`, which does).",
+            file=sys.stderr,
+        )
+        return 2
     for host, port, flag in [
         (args.host, args.port, "--port"),
         (args.pusher_host, args.pusher_port, "--pusher-port"),

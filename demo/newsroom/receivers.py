@@ -14,10 +14,10 @@ logger = logging.getLogger("newsroom")
 
 
 @receiver(member_added)
-def log_member_added(sender, **kwargs):  # type: ignore[no-untyped-def]
+def log_member_added(sender, **kwargs):
     logger.info("user %s joined %s", kwargs.get("user_id"), kwargs.get("channel"))
 
 
 @receiver(member_removed)
-def log_member_removed(sender, **kwargs):  # type: ignore[no-untyped-def]
+def log_member_removed(sender, **kwargs):
     logger.info("user %s left %s", kwargs.get("user_id"), kwargs.get("channel"))

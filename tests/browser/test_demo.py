@@ -81,32 +81,35 @@ def test_a_saved_change_reaches_open_pages_but_not_the_reader(login):
     alice_form = alice.context.new_page()
     alice_form.goto(path + "edit/")
     wait_until_live(alice_form)
-    # Alice has typed in the body of her form; a remote save must not erase it.
-    alice_form.fill("#id_body", "Alice's unsaved paragraph.")
+    # Alice has typed in her form; a remote save must not erase it.
+    alice_form.fill("#id_standfirst", "Alice's unsaved standfirst.")
     for page in (alice, alice_form):
         page.evaluate("window.notReloaded = true")
 
     bob.goto(path + "edit/")
     wait_until_live(bob)
     bob.fill("#id_title", new_title)
-    bob.fill("#id_body", "Bob's new body.")
+    bob.fill("#id_standfirst", "Bob's new standfirst.")
     bob.click("#article-form button[type=submit]")
     bob.wait_for_url(re.compile(re.escape(path) + "$"))
 
     # Alice's open article shows the change without a reload.
     expect(alice.locator("h1[data-field=title]")).to_have_text(new_title, timeout=EVENT_TIMEOUT_MS)
-    expect(alice.locator("[data-field=body]")).to_have_text("Bob's new body.")
+    expect(alice.locator("[data-field=standfirst]")).to_have_text("Bob's new standfirst.")
     assert alice.evaluate("window.notReloaded") is True
 
-    # Her open form takes the new title, keeps her own body, and says who changed what.
+    # Her open form takes the new title, keeps her own standfirst, and says who changed
+    # what: the title and the standfirst, not the body (whose line breaks the browser
+    # sent back as CRLF).
     notice = alice_form.locator("#changed-notice")
     expect(notice).to_be_visible(timeout=EVENT_TIMEOUT_MS)
     expect(notice).to_contain_text(re.compile(r"Changed by Bob", re.I))
-    expect(notice).to_contain_text("Title")
+    expect(notice).to_contain_text("Title and Standfirst")
+    expect(notice).not_to_contain_text("Body")
     expect(alice_form.locator("#id_title")).to_have_value(new_title)
-    expect(alice_form.locator("#id_body")).to_have_value("Alice's unsaved paragraph.")
-    expect(alice_form.locator("[data-field-row=body] .remote-change")).to_contain_text(
-        "Bob's new body."
+    expect(alice_form.locator("#id_standfirst")).to_have_value("Alice's unsaved standfirst.")
+    expect(alice_form.locator("[data-field-row=standfirst] .remote-change")).to_have_text(
+        "Bob saved: Bob's new standfirst."
     )
     assert alice_form.evaluate("window.notReloaded") is True
 

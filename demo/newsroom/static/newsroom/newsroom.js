@@ -29,13 +29,13 @@
     return info.name || info.full_name || info.username || "User " + id;
   }
 
-  /** Who did what an event says: "You", a name from the presence bar, or the username. */
+  /** Who did what an event says: "You", the name the views add, or the username. */
   function actor(data) {
     if (data.user_id != null && String(data.user_id) === me) {
       return "You";
     }
     const member = members.get(String(data.user_id));
-    return member ? member.name : data.user || "Someone";
+    return data.user_name || (member && member.name) || data.user || "Someone";
   }
 
   function fieldLabel(name) {
@@ -72,6 +72,16 @@
       name: displayName(info, id),
       intent: (previous && previous.intent) || info.intent || "viewing",
     });
+  }
+
+  /** "live" once subscribed; "connecting", "offline" or "refused" otherwise, said in words. */
+  function setPresenceState(state, text) {
+    const bar = document.getElementById("presence");
+    if (!bar) {
+      return;
+    }
+    bar.dataset.state = state;
+    bar.querySelector(".presence-status").textContent = text;
   }
 
   function renderPresence() {
@@ -256,10 +266,7 @@
       for (const member of data.members || []) {
         setMember(member);
       }
-      const bar = document.getElementById("presence");
-      if (bar) {
-        bar.dataset.state = "live";
-      }
+      setPresenceState("live", "");
       renderPresence();
     },
     "pusherable:joined"(data) {
@@ -287,6 +294,23 @@
       setMember(data.member);
       members.get(id).intent = data.intent;
       renderPresence();
+    },
+    "pusherable:state"(data) {
+      // Back to "live" with the next pusherable:here, once resubscribed.
+      if (data.current === "unavailable" || data.current === "failed") {
+        setPresenceState("offline", "The live server cannot be reached; retrying…");
+      } else if (data.previous === "connected" && data.current !== "connected") {
+        setPresenceState("offline", "Reconnecting…");
+      }
+    },
+    "pusherable:error"(data) {
+      if (data.reason === "pusher_js_missing") {
+        setPresenceState("offline", "pusher-js is missing: run npm ci, then reload.");
+      } else if (data.source === "subscribe") {
+        members.clear();
+        renderPresence();
+        setPresenceState("refused", "Only editors see who is working on an article.");
+      }
     },
     view(data) {
       logActivity(actor(data) + " opened this article");
