@@ -10,6 +10,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from .conf import CHANNEL_TYPES, DELIVERY_MODES, settings
@@ -20,6 +21,7 @@ __all__ = [
     "check_credentials",
     "check_delivery_mode",
     "check_model_names",
+    "check_urls_included",
 ]
 
 PUSHER_BACKEND = "pusherable.backends.pusher.Backend"
@@ -108,4 +110,27 @@ def check_model_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         )
         for name, labels in sorted(by_name.items())
         if len(labels) > 1
+    ]
+
+
+@register(Tags.urls)
+def check_urls_included(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if settings.PUSHERABLE_CHANNEL_TYPE not in ("private", "presence"):
+        return []
+    try:
+        reverse("pusherable:auth")
+    except NoReverseMatch:
+        pass
+    except Exception:  # a broken URLconf is reported by Django's own URL checks
+        return []
+    else:
+        return []
+    return [
+        Warning(
+            f"PUSHERABLE_CHANNEL_TYPE is {settings.PUSHERABLE_CHANNEL_TYPE!r} but "
+            "pusherable.urls is not included, so browsers cannot be authorized to listen.",
+            hint='Add path("pusherable/", include("pusherable.urls")) to your root URLconf, '
+            'or set PUSHERABLE_CHANNEL_TYPE = "public".',
+            id="pusherable.W003",
+        )
     ]

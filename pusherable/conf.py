@@ -66,6 +66,12 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_AUTHORIZER": "pusherable.authorization.default_policy",
     "PUSHERABLE_USER_INFO": "pusherable.authorization.default_user_info",
     "PUSHERABLE_MAX_USER_INFO_SIZE": 1024,
+    "PUSHERABLE_INTENTS": ("viewing", "editing"),
+    "PUSHERABLE_INTENT_RATE_LIMIT": (30, 60),
+    "PUSHERABLE_PRESENCE_SOURCE": "auto",
+    "PUSHERABLE_PRESENCE_CACHE": "default",
+    "PUSHERABLE_PRESENCE_TTL": 86_400,
+    "PUSHERABLE_PRESENCE_TIMEOUT": 1.0,
     # Browser side.
     "PUSHERABLE_PUSHER_JS_URL": "https://js.pusher.com/8.4.0/pusher.min.js",
     "PUSHERABLE_PUSHER_JS_INTEGRITY": None,

@@ -9,6 +9,10 @@ Every exception derives from :exc:`PusherableError`::
     │   ├── ChannelNameTooLong
     │   └── UnknownChannelModel
     ├── PayloadError (also ValueError)
+    ├── AuthorizationError
+    │   ├── BadAuthorizationRequest
+    │   ├── AuthorizationDenied
+    │   └── ObjectNotFound
     └── DeliveryError
         ├── TransientDeliveryError
         └── PermanentDeliveryError
@@ -19,11 +23,15 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 __all__ = [
+    "AuthorizationDenied",
+    "AuthorizationError",
+    "BadAuthorizationRequest",
     "ChannelError",
     "ChannelNameTooLong",
     "ConfigurationError",
     "DeliveryError",
     "InvalidChannelName",
+    "ObjectNotFound",
     "PayloadError",
     "PermanentDeliveryError",
     "PusherableError",
@@ -58,6 +66,39 @@ class UnknownChannelModel(ChannelError):
 
 class PayloadError(PusherableError, ValueError):
     """Raised when an event payload cannot be serialized to JSON."""
+
+
+class AuthorizationError(PusherableError):
+    """Raised when a channel authorization, signin or intent request cannot be granted.
+
+    :attr:`status` is the HTTP status the endpoints answer with; the message is
+    sent to the browser as ``{"error": message}``, so it never holds a secret.
+    """
+
+    status = 403
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class BadAuthorizationRequest(AuthorizationError):
+    """Raised when a request is malformed: socket id, channel name, intent (HTTP 400)."""
+
+    status = 400
+
+
+class AuthorizationDenied(AuthorizationError):
+    """Raised when the authorization policy refuses the user (HTTP 403)."""
+
+    status = 403
+
+
+class ObjectNotFound(AuthorizationError):
+    """Raised when a channel names a model or object that does not exist (HTTP 404)."""
+
+    status = 404
 
 
 class DeliveryError(PusherableError):

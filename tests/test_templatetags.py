@@ -170,6 +170,7 @@ def test_grace_period_in_milliseconds():
     assert browser_config()["presenceGracePeriod"] == 500
 
 
+@pytest.mark.urls("tests.urls_without_pusherable")
 def test_endpoints_are_null_without_pusherable_urls(rf_request):
     config = config_of(render("{% pusherable_script %}", request=rf_request))
     assert config["endpoints"] == {"auth": None, "userAuth": None, "intent": None}

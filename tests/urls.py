@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import ListView
 
 from tests.testapp import views
@@ -51,4 +51,5 @@ urlpatterns: list = [
         views.PresenceTicketView.as_view(),
         name="ticket-presence",
     ),
+    path("pusherable/", include("pusherable.urls")),
 ]

@@ -1,0 +1,25 @@
+"""URLs of django-pusherable; include them once in the project's URLconf::
+
+    path("pusherable/", include("pusherable.urls")),
+
+``pusherable:auth`` (channel authorization), ``pusherable:user-auth`` (pusher-js
+signin), ``pusherable:intent`` (intent changes) and ``pusherable:webhook`` (Pusher
+webhooks). ``{% pusherable_script %}`` points pusher-js at the first three itself.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+__all__ = ["app_name", "urlpatterns"]
+
+app_name = "pusherable"
+
+urlpatterns = [
+    path("auth/", views.ChannelAuthView.as_view(), name="auth"),
+    path("user-auth/", views.UserAuthView.as_view(), name="user-auth"),
+    path("intent/", views.IntentView.as_view(), name="intent"),
+    path("webhook/", views.WebhookView.as_view(), name="webhook"),
+]

@@ -1,0 +1,161 @@
+"""HTTP endpoints for pusher-js and for Pusher: see :mod:`pusherable.urls`.
+
+Every answer is JSON; an error is ``{"error": "<message>"}`` with 400, 401, 403,
+404, 429 or 503. CSRF protection stays on for the browser endpoints (pusher-js
+sends Django's token as ``X-CSRFToken``, which ``pusherable.js`` configures); only
+the webhook receiver is exempt, because Pusher signs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+
+from . import authorization, presence, webhooks
+from .conf import settings
+from .delivery import trigger
+from .exceptions import AuthorizationError, ConfigurationError
+
+__all__ = [
+    "INTENT_EVENT",
+    "ChannelAuthView",
+    "IntentView",
+    "JsonEndpoint",
+    "UserAuthView",
+    "WebhookView",
+]
+
+logger = logging.getLogger("pusherable")
+
+#: The server-signed event an intent change triggers on a presence channel.
+INTENT_EVENT = "pusherable:intent"
+
+
+def error_response(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@method_decorator(never_cache, name="dispatch")
+class JsonEndpoint(View):
+    """A POST-only view answering JSON; :exc:`AuthorizationError` becomes its status."""
+
+    http_method_names = ["post", "options"]
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = error_response("Method not allowed; use POST.", 405)
+        response["Allow"] = "POST"
+        return response
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            request.POST  # noqa: B018  (parse now, so a malformed body is a JSON 400)
+        except MultiPartParserError:
+            return error_response("Malformed form data.", 400)
+        try:
+            return JsonResponse(self.handle(request))
+        except AuthorizationError as exc:
+            return error_response(str(exc), exc.status)
+        except ConfigurationError as exc:
+            logger.error("pusherable: %s", exc)
+            return error_response("Realtime updates are not configured on the server.", 503)
+
+    def handle(self, request: HttpRequest) -> dict[str, Any]:
+        """Return the JSON answer, or raise :exc:`AuthorizationError`."""
+        raise NotImplementedError
+
+
+class ChannelAuthView(JsonEndpoint):
+    """pusher-js channel authorization: POST ``socket_id``, ``channel_name``, ``intent``."""
+
+    def handle(self, request: HttpRequest) -> dict[str, Any]:
+        return authorization.authorize_channel(
+            request,
+            channel_name=request.POST.get("channel_name"),
+            socket_id=request.POST.get("socket_id"),
+            intent=request.POST.get("intent"),
+        )
+
+
+class UserAuthView(JsonEndpoint):
+    """pusher-js user authentication (signin): POST ``socket_id``."""
+
+    def handle(self, request: HttpRequest) -> dict[str, Any]:
+        return authorization.authorize_user(request, socket_id=request.POST.get("socket_id"))
+
+
+class IntentView(JsonEndpoint):
+    """Declare an intent on a presence channel: POST ``socket_id``, ``channel_name``, ``intent``.
+
+    Authorized like the channel itself; then :data:`INTENT_EVENT` goes to the
+    channel with ``{"user_id", "intent"}``, to every tab but the sender's.
+    Presence ``user_info`` is frozen when a tab subscribes and client events can be
+    spoofed, so intent changes go through the server.
+    """
+
+    def handle(self, request: HttpRequest) -> dict[str, Any]:
+        socket_id = authorization.require_socket_id(request.POST.get("socket_id"))
+        if request.POST.get("intent") in (None, ""):
+            raise authorization.BadAuthorizationRequest("Missing intent.")
+        intent = authorization.clean_intent(request.POST.get("intent"))
+        channel, _ = authorization.check_access(request, request.POST.get("channel_name"), intent)
+        if channel.type != "presence":
+            raise authorization.BadAuthorizationRequest(
+                "Intents are declared on presence channels only."
+            )
+        user_id = authorization.member_id(authorization.get_user(request))
+        self.check_rate(user_id, channel.name)
+        presence.remember_intent(channel.name, user_id, intent)
+        # Not tied to a database write, so not delayed to a commit.
+        trigger(
+            channel.name,
+            INTENT_EVENT,
+            {"user_id": user_id, "intent": intent},
+            socket_id=socket_id,
+            on_commit=False,
+        )
+        return {"ok": True}
+
+    def check_rate(self, user_id: str, channel: str) -> None:
+        """Refuse (429) more than ``PUSHERABLE_INTENT_RATE_LIMIT`` intents per user and channel."""
+        limit = settings.PUSHERABLE_INTENT_RATE_LIMIT
+        if not limit:
+            return
+        count, window = limit
+        cache = caches[settings.PUSHERABLE_PRESENCE_CACHE]
+        key = f"pusherable:intent-rate:{channel}:{user_id}"
+        if cache.add(key, 1, timeout=window):
+            return
+        try:
+            current = cache.incr(key)
+        except ValueError:  # expired between add() and incr()
+            cache.add(key, 1, timeout=window)
+            return
+        if current > count:
+            raise AuthorizationError("Too many intent changes; slow down.", status=429)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class WebhookView(JsonEndpoint):
+    """Pusher webhooks: verified on the raw body, then sent as Django signals.
+
+    An unsigned or stale webhook answers 401. A receiver that raises is logged and
+    the answer is still 200, so Pusher does not retry the whole batch.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            payload = webhooks.verify(request)
+        except ConfigurationError as exc:
+            logger.error("pusherable: %s", exc)
+            return error_response("Webhooks are not configured on the server.", 503)
+        if payload is None:
+            return error_response("Invalid webhook signature, key or time.", 401)
+        return JsonResponse({"ok": True, "handled": webhooks.dispatch(payload)})
