@@ -85,14 +85,21 @@ def demo_env(base: Mapping[str, str] | None = None, **values: object) -> dict[st
 
 
 def manage(*args: str, env: Mapping[str, str], quiet: bool = False) -> None:
-    """Run one ``manage.py`` command of the demo to completion."""
-    subprocess.run(  # noqa: S603 (a fixed command line)
+    """Run one ``manage.py`` command of the demo to completion.
+
+    :raises RuntimeError: if it fails, with its output when ``quiet`` hid it.
+    """
+    result = subprocess.run(  # noqa: S603 (a fixed command line)
         [sys.executable, str(MANAGE), *args],
         env=env,
         cwd=REPO_DIR,
-        check=True,
-        stdout=subprocess.DEVNULL if quiet else None,
+        check=False,
+        capture_output=quiet,
+        text=True,
     )
+    if result.returncode:
+        output = f":\n{result.stdout}{result.stderr}" if quiet else ""
+        raise RuntimeError(f"manage.py {args[0]} exited with status {result.returncode}{output}")
 
 
 def prepare_database(env: Mapping[str, str], *, quiet: bool = False) -> None:

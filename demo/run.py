@@ -141,22 +141,31 @@ def main(argv: list[str] | None = None) -> int:
         pusher_key=KEY,
         pusher_secret=SECRET,
     )
-    prepare_database(env)
-
-    # SIGTERM (from a supervisor or `kill`) stops the demo like Ctrl-C does.
+    # Ctrl-C raises KeyboardInterrupt even where the shell started us with SIGINT
+    # ignored, and SIGTERM (from a supervisor or `kill`) stops the demo the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
-    processes: list[subprocess.Popen] = []
     try:
-        processes.append(start_pusher_server(args, env))
-        processes.append(start_django(args.host, args.port, env=env))
+        prepare_database(env)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        try:
+            processes["The bundled server"] = start_pusher_server(args, env)
+            processes["Django's development server"] = start_django(args.host, args.port, env=env)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
         print(BANNER.format(url=f"http://{args.host}:{args.port}/"), flush=True)
         while True:
-            for process in processes:
+            for name, process in processes.items():
                 if process.poll() is not None:
                     print(
-                        f"{' '.join(map(str, process.args[1:4]))} exited "
-                        f"with status {process.returncode}; stopping the demo.",
+                        f"{name} exited with status {process.returncode}; stopping the demo.",
                         file=sys.stderr,
                     )
                     return 1
@@ -165,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nStopping the demo.")
         return 0
     finally:
-        for process in reversed(processes):
+        # Django first, so that it sends nothing to a server that is gone.
+        for process in reversed(processes.values()):
             stop_process(process)
 
 
