@@ -1,4 +1,4 @@
-"""The newsroom in Django's admin (``/admin/``; the demo users are not staff)."""
+"""The newsroom in Django's admin (``/admin/``: alice and bob may use it)."""
 
 from django.contrib import admin
 

@@ -8,7 +8,7 @@ from newsroom.models import Article
 
 PASSWORD = "demo"
 
-# username, first name, editor?
+# username, first name, editor (staff, with every permission on articles)?
 USERS = [
     ("alice", "Alice", True),
     ("bob", "Bob", True),
@@ -76,7 +76,9 @@ class Command(BaseCommand):
         )
         if not user.check_password(PASSWORD):
             user.set_password(PASSWORD)
-            user.save()
+        # Editors may also work in Django's admin, with the same permissions.
+        user.is_staff = is_editor
+        user.save()
         permissions = Permission.objects.filter(
             content_type__app_label="newsroom", codename__in=EDITOR_PERMISSIONS
         )
