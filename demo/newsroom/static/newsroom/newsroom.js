@@ -243,7 +243,7 @@
       strong.textContent =
         who === "You" ? "You deleted this article in another tab." : who + " deleted this article.";
       const link = document.createElement("a");
-      link.href = "/";
+      link.href = body.dataset.listUrl;
       link.textContent = "Back to the articles";
       banner.replaceChildren(strong, " ", link);
       banner.hidden = false;
