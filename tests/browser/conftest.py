@@ -4,6 +4,10 @@ Debian's Chromium driven by Playwright's synchronous API.
 The demo runs in processes of its own (Django's development server on a fresh
 SQLite file, and the bundled server through ``run_server``), so Playwright's
 event loop and Django never share a thread, and everything is stopped by PID.
+
+Playwright's synchronous API keeps an asyncio loop running in the thread that
+started it, until it stops: every later ``asyncio.run()`` in that thread would
+fail. So it lives for one test module at most, and so does the demo.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo_site(chromium_path, tmp_path_factory):
     from demo.launcher import running_demo
 
@@ -41,7 +45,7 @@ def demo_site(chromium_path, tmp_path_factory):
         yield site
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
