@@ -40,7 +40,7 @@ __all__ = [
 
 logger = logging.getLogger("pusherable")
 
-SOCKET_ID_RE = re.compile(r"^\d{1,20}\.\d{1,20}$")
+SOCKET_ID_RE = re.compile(r"\A\d{1,20}\.\d{1,20}\Z")  # \Z: "$" accepts a trailing newline
 
 _backend: BaseBackend | None = None
 _backend_lock = threading.Lock()

@@ -102,11 +102,18 @@ class ObjectNotFound(AuthorizationError):
 
 
 class DeliveryError(PusherableError):
-    """Raised when a backend cannot hand events to the Pusher API."""
+    """Raised when a backend cannot hand events to the Pusher API.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    ``status`` is the HTTP status of the API's answer, if there was one; ``cause``
+    a short key naming the fault (``"401"``, ``"client"``...) for logging once per cause.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, cause: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.cause = cause or (str(status) if status is not None else None)
 
 
 class TransientDeliveryError(DeliveryError):

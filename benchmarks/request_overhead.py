@@ -1,0 +1,254 @@
+"""Request overhead: a DetailView with PusherDetailMixin against the same view without it.
+
+Three views are timed through Django's test client, interleaved in a random
+order on every round so that machine noise hits all of them alike:
+
+- ``plain``: a DetailView;
+- ``ours``: the same view with ``pusherable.mixins.PusherDetailMixin`` (the
+  default pusher backend: background delivery);
+- ``original``: the same view with django-pusherable 0.2.0's mixin, installed
+  from PyPI, which builds a ``pusher.Pusher`` and calls the API in the request.
+
+The fake Pusher API runs in another process and answers after 0, 5 and 50 ms.
+Run: ``python benchmarks/request_overhead.py [--requests 300]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+import types
+
+from _common import ROOT, describe_machine, fake_api, load_original, median, percentile
+
+TARGET_MEDIAN = 1.10
+LATENCIES_MS = (0, 5, 50)
+
+
+def configure(api_settings: dict) -> None:
+    from django.conf import settings
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="benchmark",
+        ALLOWED_HOSTS=["testserver"],
+        USE_TZ=True,
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "pusherable",
+            "tests.testapp",
+        ],
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+        ],
+        ROOT_URLCONF="bench_urls",
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {
+                    "loaders": [
+                        (
+                            "django.template.loaders.locmem.Loader",
+                            {"bench/detail.html": "<h1>{{ object.subject }}</h1>"},
+                        )
+                    ]
+                },
+            }
+        ],
+        PUSHERABLE_CHANNEL_TYPE="private",
+        **api_settings,
+    )
+
+
+def ours_mixins_available() -> bool:
+    """Whether this checkout has ``pusherable/mixins.py`` (not some other installed copy)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("pusherable.mixins")
+    except ImportError:
+        return False
+    return spec is not None and str(spec.origin or "").startswith(str(ROOT / "pusherable"))
+
+
+def build_views(original_mixins):
+    from django.views.generic import DetailView
+
+    from tests.testapp.models import Ticket
+
+    class PlainView(DetailView):
+        model = Ticket
+        template_name = "bench/detail.html"
+
+    if ours_mixins_available():
+        from pusherable.mixins import PusherDetailMixin
+
+        ours_source = "pusherable.mixins.PusherDetailMixin"
+    else:
+        from pusherable.channels import channel_for
+        from pusherable.delivery import trigger
+
+        class PusherDetailMixin:  # type: ignore[no-redef]
+            """Stand-in until the mixins land: the same delivery call a mixin makes."""
+
+            def render_to_response(self, context, **kwargs):
+                trigger(
+                    channel_for(self.object),
+                    "view",
+                    {"object": {"subject": self.object.subject}, "user": None},
+                )
+                return super().render_to_response(context, **kwargs)
+
+        ours_source = "a local view calling pusherable.delivery.trigger() (mixins not available)"
+
+    class OursView(PusherDetailMixin, PlainView):
+        pass
+
+    views = {"plain": PlainView, "ours": OursView}
+    if original_mixins is not None:
+
+        class OriginalView(original_mixins.PusherDetailMixin, PlainView):
+            pass
+
+        views["original"] = OriginalView
+    return views, ours_source
+
+
+def point_original_at(original_mixins, api) -> None:
+    """0.2.0 only knows hosted clusters: hand its Pusher(...) calls the fake API's address.
+
+    It still builds a new client (and a new HTTP session) per request, as it does.
+    """
+    import pusher
+
+    def per_request_client(**kwargs):
+        kwargs.pop("cluster", None)
+        return pusher.Pusher(**kwargs, host=api.host, port=api.port, ssl=False)
+
+    original_mixins.Pusher = per_request_client
+
+
+def measure(client, urls, rounds, warmup):
+    order = list(urls)
+    times = {name: [] for name in urls}
+    for round_number in range(warmup + rounds):
+        random.shuffle(order)
+        for name in order:
+            start = time.perf_counter()
+            response = client.get(urls[name])
+            elapsed = time.perf_counter() - start
+            if response.status_code != 200:
+                raise SystemExit(f"{name} answered {response.status_code}")
+            if round_number >= warmup:
+                times[name].append(elapsed)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Request overhead of the mixin.")
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per view")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument(
+        "--backend",
+        default="pusherable.backends.pusher.Backend",
+        help="PUSHERABLE_BACKEND for ours (to tell the mixin's cost from delivery's)",
+    )
+    parser.add_argument("--backend-options", default="{}", help="PUSHERABLE_BACKEND_OPTIONS, JSON")
+    args = parser.parse_args()
+
+    os.chdir(ROOT)
+    sys.modules["bench_urls"] = types.ModuleType("bench_urls")
+    original_mixins = load_original()
+    rows = []
+    ours_source = ""
+    with fake_api(0) as first_api:
+        configure(
+            {
+                **first_api.settings(),
+                "PUSHERABLE_BACKEND": args.backend,
+                "PUSHERABLE_BACKEND_OPTIONS": json.loads(args.backend_options),
+            }
+        )
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.test import Client
+        from django.test.utils import override_settings
+        from django.urls import path
+
+        from pusherable import delivery
+        from tests.testapp.models import Ticket
+
+        call_command("migrate", run_syncdb=True, verbosity=0)
+        ticket = Ticket.objects.create(subject="Printer on fire")
+        views, ours_source = build_views(original_mixins)
+        sys.modules["bench_urls"].urlpatterns = [  # type: ignore[attr-defined]
+            path(f"{name}/<uuid:pk>/", view.as_view()) for name, view in views.items()
+        ]
+        urls = {name: f"/{name}/{ticket.pk}/" for name in views}
+        client = Client()
+
+    print(
+        f"Request overhead: {args.requests} requests per view after {args.warmup} warm-up rounds"
+    )
+    print(f"Machine: {describe_machine()}")
+    print(f"ours: {ours_source}, {args.backend}")
+    if original_mixins is None:
+        print("original: not measured (django-pusherable 0.2.0 could not be installed)")
+    for latency_ms in LATENCIES_MS:
+        with fake_api(latency_ms / 1000) as api, override_settings(**api.settings()):
+            delivery.reset_backend(timeout=0)
+            if original_mixins is not None:
+                point_original_at(original_mixins, api)
+            times = measure(client, urls, args.requests, args.warmup)
+            backend = delivery.get_backend()
+            flushed = backend.flush(60)
+            stats = getattr(backend, "stats", None)
+            accepted = api.stats()["events"]
+        plain_median, plain_p95 = median(times["plain"]), percentile(times["plain"], 0.95)
+        for name in views:
+            if name == "plain":
+                continue
+            rows.append(
+                (
+                    latency_ms,
+                    name,
+                    median(times[name]) * 1000,
+                    percentile(times[name], 0.95) * 1000,
+                    median(times[name]) / plain_median,
+                    percentile(times[name], 0.95) / plain_p95,
+                )
+            )
+        rows.append((latency_ms, "plain", plain_median * 1000, plain_p95 * 1000, 1.0, 1.0))
+        print(
+            f"  API latency {latency_ms} ms: events accepted by the API {accepted}"
+            f" (ours flushed: {flushed}; {stats.as_dict() if stats else ''})"
+        )
+
+    print()
+    header = ("API latency", "view", "median ms", "p95 ms", "median x", "p95 x")
+    print("{:>11}  {:<9} {:>9} {:>8} {:>8} {:>7}".format(*header))
+    for latency_ms, name, med, p95, med_ratio, p95_ratio in rows:
+        print(
+            f"{latency_ms:>8} ms  {name:<9} {med:>9.2f} {p95:>8.2f} "
+            f"{med_ratio:>7.2f}x {p95_ratio:>6.2f}x"
+        )
+    ours = [row for row in rows if row[1] == "ours"]
+    worst = max(row[4] for row in ours)
+    verdict = "meets" if worst <= TARGET_MEDIAN else "MISSES"
+    print(f"\nours: worst median ratio {worst:.2f}x, {verdict} the target of {TARGET_MEDIAN:.2f}x")
+    delivery.reset_backend(timeout=5)
+
+
+if __name__ == "__main__":
+    main()

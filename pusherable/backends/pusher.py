@@ -1,0 +1,729 @@
+"""The default backend: deliver events to the Pusher Channels HTTP API.
+
+The request that triggers an event never waits on the network and never sees
+an exception:
+
+- one :class:`pusher.Pusher` client per process (a keep-alive ``requests``
+  session), built lazily and rebuilt after ``fork``;
+- a bounded in-memory queue (:data:`PUSHERABLE_QUEUE_SIZE`); when it is full
+  the *oldest* event is dropped, counted, and logged once per burst;
+- a daemon worker thread that coalesces queued events into ``trigger_batch``
+  calls of up to :data:`PUSHERABLE_BATCH_SIZE` items (one item per channel);
+- retries with exponential backoff and jitter for transient faults (refused
+  connection, timeout, 5xx, 429) until :data:`PUSHERABLE_RETRY_DEADLINE`;
+- one actionable log line per permanent fault cause (400, 401, 403, 404, 413,
+  invalid settings) and :data:`pusherable.signals.delivery_failed` for every
+  event that is given up on;
+- a flush at interpreter exit bounded by :data:`PUSHERABLE_SHUTDOWN_TIMEOUT`.
+
+Delivery is *at least once*: when the API accepted a batch but its answer was
+lost (a timeout after the request went out), the batch is sent again.
+
+With :data:`PUSHERABLE_DELIVERY` set to ``"sync"`` events are sent in the
+calling thread, once, without retries; faults are still logged, never raised.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import random
+import re
+import sys
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pusher
+import requests
+from django.core.serializers.json import DjangoJSONEncoder
+from pusher import errors as pusher_errors
+from pusher.util import validate_channel
+
+from ..conf import DELIVERY_MODES, settings
+from ..events import Event
+from ..exceptions import (
+    ConfigurationError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from .base import BaseBackend
+
+__all__ = ["Backend", "BatchItem", "DeliveryStats"]
+
+logger = logging.getLogger("pusherable.delivery")
+
+#: ``trigger_batch`` refuses an item whose data string has a larger
+#: ``sys.getsizeof`` (Python object size, not bytes on the wire).
+BATCH_ITEM_SIZE_LIMIT = 10_240
+#: ``trigger`` allows up to this ``sys.getsizeof``; the server decides beyond
+#: 10 KB (dedicated Pusher clusters accept more).
+SINGLE_TRIGGER_SIZE_LIMIT = 30_720
+#: Pusher refuses batches of more than 10 events.
+MAX_BATCH_SIZE = 10
+EVENT_NAME_LIMIT = 200
+SOCKET_ID_RE = re.compile(r"\A\d+\.\d+\Z")
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+STATUS_RE = re.compile(r"\A(\d{3}):")
+ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+TIMEOUT_RE = re.compile(r"(Read|Connect) timed out|Remote end closed connection without response")
+
+
+@dataclass
+class DeliveryStats:
+    """Counters of one backend, for tests and monitoring.
+
+    ``sent``
+        Batch items (one event on one channel) the API accepted.
+    ``retried``
+        Batch items sent again after a transient fault.
+    ``dropped``
+        Batch items discarded unsent because the queue was full.
+    ``failed``
+        Batch items given up on: permanent fault, retry deadline passed,
+        refused before sending (invalid name, too large), or still queued at exit.
+    """
+
+    sent: int = 0
+    retried: int = 0
+    dropped: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "retried": self.retried,
+            "dropped": self.dropped,
+            "failed": self.failed,
+        }
+
+
+@dataclass
+class BatchItem:
+    """One event on one channel, ready for ``trigger_batch``; ``data`` is a JSON string."""
+
+    event: Event
+    channel: str
+    data: str
+    socket_id: str | None
+    queued_at: float = field(default_factory=time.monotonic)
+    attempts: int = 0
+
+    def as_batch_dict(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "channel": self.channel,
+            "name": self.event.name,
+            "data": self.data,
+        }
+        if self.socket_id:
+            item["socket_id"] = self.socket_id
+        return item
+
+
+# Live backends, so that the fork and exit hooks (registered once per process)
+# reach every one of them without keeping them alive.
+_live_backends: weakref.WeakSet[Backend] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_live_backends):
+        backend.reset_after_fork()
+
+
+def _close_at_exit() -> None:
+    for backend in list(_live_backends):
+        backend.close(backend.shutdown_timeout)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_at_exit)
+
+
+class Backend(BaseBackend):
+    """Send events to the Pusher HTTP API from a background worker thread.
+
+    Every option defaults to the matching setting; pass them through
+    :data:`PUSHERABLE_BACKEND_OPTIONS` or to the constructor:
+
+    :param delivery: ``"background"`` or ``"sync"`` (:data:`PUSHERABLE_DELIVERY`).
+    :param queue_size: most batch items kept waiting (:data:`PUSHERABLE_QUEUE_SIZE`).
+    :param batch_size: items per ``trigger_batch`` call, at most 10
+        (:data:`PUSHERABLE_BATCH_SIZE`).
+    :param timeout: seconds per API request (:data:`PUSHERABLE_TIMEOUT`).
+    :param retry_backoff: ``(first, longest)`` wait in seconds (:data:`PUSHERABLE_RETRY_BACKOFF`).
+    :param retry_deadline: seconds an item is retried (:data:`PUSHERABLE_RETRY_DEADLINE`).
+    :param shutdown_timeout: seconds to flush at exit (:data:`PUSHERABLE_SHUTDOWN_TIMEOUT`).
+    :param linger: under load (the previous batch went out less than ``linger``
+        seconds ago), seconds to wait for a batch to fill before sending it. An
+        event after a quiet period goes out at once.
+    :param client_options: keyword arguments for :class:`pusher.Pusher`, by default
+        :meth:`pusherable.conf.Settings.pusher_client_options`.
+    """
+
+    def __init__(
+        self,
+        *,
+        delivery: str | None = None,
+        queue_size: int | None = None,
+        batch_size: int | None = None,
+        timeout: float | None = None,
+        retry_backoff: tuple[float, float] | None = None,
+        retry_deadline: float | None = None,
+        shutdown_timeout: float | None = None,
+        linger: float = 0.002,
+        client_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.delivery = delivery if delivery is not None else settings.PUSHERABLE_DELIVERY
+        if self.delivery not in DELIVERY_MODES:
+            raise ConfigurationError(
+                f"PUSHERABLE_DELIVERY is {self.delivery!r}; use one of {DELIVERY_MODES}."
+            )
+        self.queue_size = max(1, int(queue_size or settings.PUSHERABLE_QUEUE_SIZE))
+        self.batch_size = min(
+            MAX_BATCH_SIZE, max(1, int(batch_size or settings.PUSHERABLE_BATCH_SIZE))
+        )
+        self.timeout = float(timeout if timeout is not None else settings.PUSHERABLE_TIMEOUT)
+        first, longest = retry_backoff or settings.PUSHERABLE_RETRY_BACKOFF
+        self.retry_backoff = (float(first), float(longest))
+        self.retry_deadline = float(
+            retry_deadline if retry_deadline is not None else settings.PUSHERABLE_RETRY_DEADLINE
+        )
+        self.shutdown_timeout = float(
+            shutdown_timeout
+            if shutdown_timeout is not None
+            else settings.PUSHERABLE_SHUTDOWN_TIMEOUT
+        )
+        self.client_options = dict(
+            client_options if client_options is not None else settings.pusher_client_options()
+        )
+        self.client_options["timeout"] = self.timeout
+        self.linger = max(0.0, float(linger))
+        self.stats = DeliveryStats()
+        self._init_state()
+        _live_backends.add(self)
+
+    def _init_state(self) -> None:
+        # Everything a forked child must not share with its parent.
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._queue: deque[BatchItem] = deque()
+        self._in_flight = 0
+        self._closed = False
+        self._stop_by: float | None = None
+        self._worker: threading.Thread | None = None
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._logged_causes: set[str] = set()
+        self._dropping = False
+        self._burst_drops = 0
+        self._retrying = False
+        self._last_sent_at = float("-inf")
+
+    # -- public API -----------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Batch items waiting in the queue or being sent right now."""
+        with self._lock:
+            return len(self._queue) + self._in_flight
+
+    def send_events(self, events: Sequence[Event]) -> int:
+        """Queue ``events`` (or send them at once in ``"sync"`` mode); never raises."""
+        try:
+            items = self.prepare_items(events)
+            if self.delivery == "sync":
+                self.deliver(items)
+            else:
+                self.enqueue(items)
+        except Exception as exc:  # never into a view, whatever happens
+            logger.exception("pusherable: could not queue %d event(s)", len(events))
+            self.report_failure(list(events), exc)
+            return 0
+        return len(events)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued item was sent or given up on; True if the queue is empty."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._queue or self._in_flight:
+                if self._worker is None or not self._worker.is_alive():
+                    return False
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+            return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting events, deliver what is queued within ``timeout``, fail the rest."""
+        if timeout is None:
+            timeout = self.shutdown_timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop_by = time.monotonic() + timeout
+            self._wakeup.notify_all()
+            worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            # A request in flight may outlive the deadline; the daemon thread
+            # then dies with the process, and its batch counts as not delivered.
+            worker.join(max(0.0, timeout))
+        with self._lock:
+            leftover = list(self._queue)
+            self._queue.clear()
+        if leftover:
+            self.give_up(
+                leftover,
+                TransientDeliveryError(
+                    f"{len(leftover)} event(s) still queued when the process stopped "
+                    f"(PUSHERABLE_SHUTDOWN_TIMEOUT is {timeout:g}s)"
+                ),
+                cause="shutdown",
+            )
+        _live_backends.discard(self)
+
+    # -- overridable pieces -----------------------------------------------------
+
+    def build_client(self) -> Any:
+        """Return the API client; called once per process (again after ``fork``)."""
+        return pusher.Pusher(**self.client_options)
+
+    def encode_data(self, data: Any) -> str:
+        """Serialize an event's data to the JSON string Pusher carries."""
+        return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+    def classify_error(self, exc: BaseException) -> DeliveryError:
+        """Map an exception from the client to a transient or permanent :class:`DeliveryError`."""
+        if isinstance(exc, DeliveryError):
+            return exc
+        if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
+            return TransientDeliveryError(_short_reason(exc))
+        status: int | None = None
+        if isinstance(exc, pusher_errors.PusherBadRequest):
+            status = 400
+        elif isinstance(exc, pusher_errors.PusherBadAuth):
+            status = 401
+        elif isinstance(exc, pusher_errors.PusherForbidden):
+            status = 403
+        elif isinstance(exc, pusher_errors.PusherBadStatus):
+            match = STATUS_RE.match(str(exc))
+            status = int(match.group(1)) if match else None
+        if status is not None:
+            message = f"HTTP {status}: {str(exc)[:300]}"
+            if status >= 500 or status in TRANSIENT_STATUSES:
+                return TransientDeliveryError(message, status=status)
+            return PermanentDeliveryError(message, status=status)
+        if isinstance(exc, requests.RequestException):
+            return TransientDeliveryError(_short_reason(exc))
+        return PermanentDeliveryError(f"{type(exc).__name__}: {exc}")
+
+    def backoff_delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1, 2...): doubling, with jitter."""
+        first, longest = self.retry_backoff
+        ceiling = min(longest, first * (2 ** (attempt - 1)))
+        # "Equal jitter": never less than half the ceiling, so retries from
+        # many processes spread out without retrying too eagerly.
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def fault_hint(self, error: DeliveryError, cause: str) -> str:
+        """The actionable sentence logged (once) for a permanent fault ``cause``."""
+        where = self._api_location()
+        hints = {
+            "400": "the API refused an event as malformed; check channel and event names "
+            "(at most 200 characters of a-z A-Z 0-9 _ - = @ , . ;).",
+            "401": f"the API at {where} refused the credentials; check that PUSHER_KEY and "
+            "PUSHER_SECRET belong to PUSHER_APP_ID.",
+            "403": f"the API at {where} refused the app; it may be disabled or over its "
+            "message quota. Check PUSHER_APP_ID and the app's dashboard.",
+            "404": f"no Pusher API at {where}; check PUSHER_HOST, PUSHER_PORT, PUSHER_SSL "
+            "and PUSHER_APP_ID (or PUSHER_CLUSTER).",
+            "413": "the API refused an event as too large (10 KB per event on Pusher); "
+            "lower PUSHERABLE_MAX_PAYLOAD_SIZE or exclude fields from the payload.",
+            "too-large": "an event's data is over 30 KB, more than the pusher library "
+            "sends; lower PUSHERABLE_MAX_PAYLOAD_SIZE or exclude fields from the payload.",
+            "invalid": "an event was refused before sending; check its channel and event "
+            "names (at most 200 characters of a-z A-Z 0-9 _ - = @ , . ;).",
+            "client": "the Pusher client cannot be built from the settings; check "
+            "PUSHER_APP_ID (digits only), PUSHER_KEY, PUSHER_SECRET, PUSHER_PORT (an "
+            "integer) and PUSHER_SSL (a boolean).",
+            "deadline": "the API stayed unreachable for PUSHERABLE_RETRY_DEADLINE "
+            f"({self.retry_deadline:g}s) at {where}; check that it is up and reachable.",
+            "transient": f"the API at {where} is unreachable or overloaded, and "
+            'PUSHERABLE_DELIVERY = "sync" does not retry; use "background" delivery.',
+            "shutdown": "the process stopped before the API accepted them; raise "
+            "PUSHERABLE_SHUTDOWN_TIMEOUT or check that the API is reachable at exit.",
+        }
+        return hints.get(cause, f"check the Pusher API at {where} and the PUSHER_* settings.")
+
+    def report_failure(self, events: list[Event], error: BaseException) -> None:
+        """Send :data:`pusherable.signals.delivery_failed` for ``events`` (never raises)."""
+        from ..signals import delivery_failed
+
+        if not events:
+            return
+        for _receiver, response in delivery_failed.send_robust(
+            sender=type(self), events=events, error=error
+        ):
+            if isinstance(response, Exception):
+                logger.error(
+                    "pusherable: a delivery_failed receiver raised %r", response, exc_info=response
+                )
+
+    # -- preparing items --------------------------------------------------------
+
+    def prepare_items(self, events: Iterable[Event]) -> list[BatchItem]:
+        """Split events into one :class:`BatchItem` per channel; refuse what cannot go out."""
+        items: list[BatchItem] = []
+        refused: list[tuple[Event, str]] = []
+        for event in events:
+            reason = self._invalid_event_reason(event)
+            if reason:
+                refused.append((event, reason))
+                continue
+            try:
+                data = self.encode_data(event.data)
+            except (TypeError, ValueError) as exc:
+                refused.append((event, f"data is not JSON-serializable: {exc}"))
+                continue
+            if sys.getsizeof(data) > SINGLE_TRIGGER_SIZE_LIMIT:
+                self._fail_event(event, f"data of {len(data)} characters", "too-large")
+                continue
+            socket_id = event.socket_id
+            if socket_id and not SOCKET_ID_RE.match(str(socket_id)):
+                # The pusher library raises on it; sending to every tab beats not sending.
+                logger.debug("pusherable: ignoring malformed socket id %r", socket_id)
+                socket_id = None
+            for channel in event.channels:
+                items.append(BatchItem(event, channel, data, socket_id))
+        for event, reason in refused:
+            self._fail_event(event, reason, "invalid")
+        return items
+
+    def _invalid_event_reason(self, event: Event) -> str | None:
+        if not event.channels:
+            return "no channel"
+        if not isinstance(event.name, str) or not event.name:
+            return f"event name {event.name!r} is not a non-empty string"
+        if len(event.name) > EVENT_NAME_LIMIT:
+            return f"event name longer than {EVENT_NAME_LIMIT} characters"
+        for channel in event.channels:
+            try:
+                validate_channel(channel)
+            except (TypeError, ValueError) as exc:
+                return f"channel {channel!r}: {exc}"
+        return None
+
+    def _fail_event(self, event: Event, reason: str, cause: str) -> None:
+        error = PermanentDeliveryError(f"event {event.name!r} on {event.channels}: {reason}")
+        with self._lock:
+            self.stats.failed += len(event.channels) or 1
+        self.log_fault(error, cause)
+        self.report_failure([event], error)
+
+    # -- the queue --------------------------------------------------------------
+
+    def enqueue(self, items: list[BatchItem]) -> None:
+        """Append ``items``; when the queue is full, drop (and report) the oldest."""
+        if not items:
+            return
+        dropped: list[BatchItem] = []
+        with self._lock:
+            if self._closed:
+                dropped = items
+            else:
+                self._ensure_worker()
+                overflow = len(self._queue) + len(items) - self.queue_size
+                for _ in range(max(0, overflow)):
+                    dropped.append(self._queue.popleft() if self._queue else items.pop(0))
+                was_empty = not self._queue
+                self._queue.extend(items)
+                # Wake the worker when it may wait for a first item or a full batch;
+                # waking it for every event would cost the request a thread switch.
+                if was_empty or len(self._queue) >= self.batch_size:
+                    self._wakeup.notify()
+            if dropped:
+                self.stats.dropped += len(dropped)
+                self._burst_drops += len(dropped)
+                first_of_burst = not self._dropping
+                self._dropping = True
+        if dropped:
+            # Logged once per burst; the worker logs the total when it ends.
+            if first_of_burst:
+                logger.warning(
+                    "pusherable: the delivery queue is full (%d events, PUSHERABLE_QUEUE_SIZE); "
+                    "dropping the oldest until the Pusher API at %s catches up",
+                    self.queue_size,
+                    self._api_location(),
+                )
+            self.report_failure(
+                _events_of(dropped),
+                TransientDeliveryError("delivery queue full (PUSHERABLE_QUEUE_SIZE)"),
+            )
+
+    def _ensure_worker(self) -> None:
+        # Called with the lock held.
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(
+                target=self._run_worker, name="pusherable-delivery", daemon=True
+            )
+            self._worker.start()
+
+    def _take_batch(self) -> list[BatchItem] | None:
+        with self._lock:
+            while not self._queue or self._past_stop_time():
+                self._end_drop_burst()
+                if self._closed:
+                    return None
+                self._idle.notify_all()
+                self._wakeup.wait()
+            if len(self._queue) < self.batch_size and self.linger:
+                # Under load, fewer and fuller requests cost the process less CPU
+                # (and so the requests sharing its GIL less time).
+                now = time.monotonic()
+                if now - self._last_sent_at < self.linger:
+                    self._wakeup.wait_for(
+                        lambda: len(self._queue) >= self.batch_size or self._closed,
+                        timeout=self.linger,
+                    )
+            count = min(self.batch_size, len(self._queue))
+            batch = [self._queue.popleft() for _ in range(count)]
+            self._in_flight = len(batch)
+            return batch
+
+    def _past_stop_time(self) -> bool:
+        # Called with the lock held: close() gave up waiting, leave the rest to it.
+        return self._stop_by is not None and time.monotonic() >= self._stop_by
+
+    def _end_drop_burst(self) -> None:
+        # Called with the lock held, when the queue has room again.
+        if self._dropping:
+            logger.warning(
+                "pusherable: %d event(s) were dropped because the delivery queue was full",
+                self._burst_drops,
+            )
+            self._dropping = False
+            self._burst_drops = 0
+
+    def _run_worker(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                break
+            try:
+                self.deliver(batch, retry=True)
+            except Exception as exc:  # the worker must survive anything
+                logger.exception("pusherable: unexpected error in the delivery worker")
+                self.give_up(batch, self.classify_error(exc), cause="unexpected")
+            finally:
+                with self._lock:
+                    self._in_flight = 0
+                    self._last_sent_at = time.monotonic()
+                    if not self._queue:
+                        self._idle.notify_all()
+        with self._lock:
+            self._idle.notify_all()
+
+    # -- sending ----------------------------------------------------------------
+
+    def get_client(self) -> Any:
+        """The process's client, built on first use."""
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self.build_client()
+                client = self._client
+        return client
+
+    def deliver(self, items: list[BatchItem], *, retry: bool = False) -> None:
+        """Send ``items`` in batches; with ``retry``, retry transient faults with backoff."""
+        small = [item for item in items if sys.getsizeof(item.data) <= BATCH_ITEM_SIZE_LIMIT]
+        large = [item for item in items if sys.getsizeof(item.data) > BATCH_ITEM_SIZE_LIMIT]
+        for start in range(0, len(small), self.batch_size):
+            self._deliver_batch(small[start : start + self.batch_size], retry=retry)
+        for item in large:
+            # Too large for trigger_batch's client-side check: trigger() allows up
+            # to 30 KB and lets the server decide (dedicated clusters accept more).
+            self._deliver_batch([item], retry=retry)
+
+    def _deliver_batch(self, batch: list[BatchItem], *, retry: bool) -> None:
+        while batch:
+            try:
+                self.send_batch(batch)
+            except Exception as exc:
+                error = self.classify_error(exc)
+                if isinstance(error, TransientDeliveryError) and retry:
+                    batch = self._wait_before_retry(batch, error)
+                    continue
+                if isinstance(error, TransientDeliveryError):
+                    self.give_up(batch, error, cause="transient")
+                elif error.status in (400, 413) and len(batch) > 1:
+                    # One bad event must not take the rest of the batch with it.
+                    half = len(batch) // 2
+                    self._deliver_batch(batch[:half], retry=retry)
+                    self._deliver_batch(batch[half:], retry=retry)
+                else:
+                    self.give_up(batch, error, cause=error.cause or _cause_of(exc))
+                return
+            with self._lock:
+                self.stats.sent += len(batch)
+                recovered, self._retrying = self._retrying, False
+            if recovered:
+                logger.warning("pusherable: the Pusher API is available again")
+            return
+
+    def send_batch(self, batch: list[BatchItem]) -> None:
+        """One API call for ``batch``; raises what the client raises."""
+        try:
+            client = self.get_client()
+        except (TypeError, ValueError) as exc:
+            raise PermanentDeliveryError(
+                f"invalid client settings: {exc}", cause="client"
+            ) from exc
+        try:
+            if len(batch) == 1 and sys.getsizeof(batch[0].data) > BATCH_ITEM_SIZE_LIMIT:
+                item = batch[0]
+                client.trigger([item.channel], item.event.name, item.data, item.socket_id)
+            else:
+                # prepare_items() already validated and encoded the items; the
+                # library must still encrypt private-encrypted- channels itself.
+                encrypted = any(item.channel.startswith("private-encrypted-") for item in batch)
+                client.trigger_batch(
+                    [item.as_batch_dict() for item in batch], already_encoded=not encrypted
+                )
+        except json.JSONDecodeError:
+            # A 200/202 with a body that is not JSON: the API took the events, but
+            # the pusher library chokes on the answer. Count them as sent.
+            self.log_fault(
+                PermanentDeliveryError("the API answered 2xx with a non-JSON body"),
+                "non-json",
+                level=logging.WARNING,
+                hint="the server is not fully Pusher-compatible (it must answer {}); "
+                "events are delivered anyway.",
+            )
+
+    def _wait_before_retry(
+        self, batch: list[BatchItem], error: TransientDeliveryError
+    ) -> list[BatchItem]:
+        now = time.monotonic()
+        keep = [item for item in batch if now - item.queued_at < self.retry_deadline]
+        expired = [item for item in batch if now - item.queued_at >= self.retry_deadline]
+        if expired:
+            self.give_up(expired, error, cause="deadline")
+        if not keep:
+            return []
+        attempt = max(item.attempts for item in keep) + 1
+        for item in keep:
+            item.attempts += 1
+        delay = self.backoff_delay(attempt)
+        with self._lock:
+            first_fault = not self._retrying
+            self._retrying = True
+        logger.log(
+            logging.WARNING if first_fault else logging.DEBUG,
+            "pusherable: the Pusher API at %s is unavailable (%s); retrying %d event(s) "
+            "in %.2fs, for up to PUSHERABLE_RETRY_DEADLINE (%gs)",
+            self._api_location(),
+            error,
+            len(keep),
+            delay,
+            self.retry_deadline,
+        )
+        with self._lock:
+            if self._closed and self._stop_by is not None:
+                delay = min(delay, max(0.0, self._stop_by - time.monotonic()))
+                if delay <= 0:
+                    self._hand_back(keep)
+                    return []
+            # Woken early only by close(), so that exit does not sit out a long backoff.
+            self._wakeup.wait_for(lambda: self._closed, timeout=delay)
+            if self._closed and self._past_stop_time():
+                self._hand_back(keep)
+                return []
+            self.stats.retried += len(keep)
+        return keep
+
+    def _hand_back(self, items: list[BatchItem]) -> None:
+        # Called with the lock held: put the items back so that close() fails them.
+        self._queue.extendleft(reversed(items))
+
+    def give_up(self, items: list[BatchItem], error: DeliveryError, *, cause: str) -> None:
+        """Count ``items`` as failed, log the cause once, and send ``delivery_failed``."""
+        if not items:
+            return
+        with self._lock:
+            self.stats.failed += len(items)
+        self.log_fault(error, cause)
+        self.report_failure(_events_of(items), error)
+
+    def log_fault(
+        self,
+        error: DeliveryError,
+        cause: str,
+        *,
+        level: int = logging.ERROR,
+        hint: str | None = None,
+    ) -> None:
+        """Log ``error`` with its hint the first time ``cause`` occurs; later ones at DEBUG."""
+        with self._lock:
+            first = cause not in self._logged_causes
+            self._logged_causes.add(cause)
+        if first:
+            logger.log(
+                level,
+                "pusherable: events not delivered (%s): %s",
+                error,
+                hint or self.fault_hint(error, cause),
+            )
+        else:
+            logger.debug("pusherable: events not delivered (%s)", error)
+
+    def _api_location(self) -> str:
+        options = self.client_options
+        scheme = "https" if options.get("ssl", True) else "http"
+        host = options.get("host") or f"api-{options.get('cluster') or 'mt1'}.pusher.com"
+        port = options.get("port")
+        return f"{scheme}://{host}{f':{port}' if port else ''}"
+
+    # -- fork -------------------------------------------------------------------
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's queue, thread and connections.
+
+        The parent still delivers what it had queued; the child starts a fresh
+        worker and client on its next event (gunicorn ``--preload``, multiprocessing).
+        """
+        self._init_state()
+        self.stats = DeliveryStats()
+
+
+def _events_of(items: Iterable[BatchItem]) -> list[Event]:
+    # An event on three channels is one event for the signal's receivers.
+    seen: dict[int, Event] = {}
+    for item in items:
+        seen.setdefault(id(item.event), item.event)
+    return list(seen.values())
+
+
+def _short_reason(exc: BaseException) -> str:
+    # requests' messages repeat the whole signed URL; keep the part that explains.
+    text = str(exc)
+    match = ERRNO_RE.search(text) or TIMEOUT_RE.search(text)
+    reason = match.group(0) if match else text[:200]
+    return f"{type(exc).__name__}: {reason}"
+
+
+def _cause_of(exc: BaseException) -> str:
+    return type(exc).__name__

@@ -1,0 +1,134 @@
+"""pusherable.delivery.trigger: after commit only, socket ids, backend swap, faults."""
+
+import logging
+
+import pytest
+from django.db import transaction
+
+from pusherable import delivery, testing
+from pusherable.backends.base import BaseBackend
+from pusherable.backends.locmem import Backend as LocmemBackend
+from pusherable.events import Event
+from pusherable.signals import delivery_failed
+from pusherable.testing import assert_not_triggered, assert_triggered
+
+
+class RaisingBackend(BaseBackend):
+    def send_events(self, events):
+        raise RuntimeError("backend exploded")
+
+
+class RecordingBackend(BaseBackend):
+    def __init__(self):
+        super().__init__()
+        self.received = []
+
+    def send_events(self, events):
+        self.received.extend(events)
+        return len(events)
+
+
+@pytest.fixture
+def failures():
+    received = []
+
+    def receiver(sender, events, error, **kwargs):
+        received.append((events, error))
+
+    delivery_failed.connect(receiver)
+    yield received
+    delivery_failed.disconnect(receiver)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trigger_waits_for_commit():
+    with transaction.atomic():
+        event = delivery.trigger("private-article_1", "updated", {"pk": 1})
+        assert testing.outbox == []
+    assert testing.outbox == [event]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_sent_on_rollback():
+    def write_then_fail():
+        with transaction.atomic():
+            delivery.trigger("private-article_1", "updated", {"pk": 1})
+            raise ValueError("roll back")
+
+    with pytest.raises(ValueError, match="roll back"):
+        write_then_fail()
+    assert_not_triggered()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_trigger_sends_at_once():
+    delivery.trigger(["private-article_1", "private-article_2"], "view", {"pk": 1})
+    assert_triggered("private-article_2", "view", {"pk": 1}, count=1)
+
+
+def test_on_commit_false_sends_at_once():
+    event = delivery.trigger("c", "e", {"a": 1}, on_commit=False)
+    assert event == Event(["c"], "e", {"a": 1}, None)
+    assert testing.outbox == [event]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("123.456", "123.456"),
+        ("123.456\n", None),
+        ("123", None),
+        ("abc.def", None),
+        ("1.2.3", None),
+        ("", None),
+        (None, None),
+        (123.456, None),
+        ("1" * 21 + ".1", None),
+    ],
+)
+def test_malformed_socket_ids_are_ignored(value, expected):
+    assert delivery.clean_socket_id(value) == expected
+    event = delivery.trigger("c", "e", {}, socket_id=value, on_commit=False)
+    assert event.socket_id == expected
+
+
+def test_set_backend_swaps_and_returns_the_previous_one():
+    recording = RecordingBackend()
+    previous = delivery.set_backend(recording)
+    try:
+        delivery.trigger("c", "e", {"a": 1}, on_commit=False)
+    finally:
+        assert delivery.set_backend(previous) is recording
+    assert [event.name for event in recording.received] == ["e"]
+    assert testing.outbox == []
+
+
+def test_reset_backend_closes_the_old_one():
+    closed = []
+
+    class Closing(RecordingBackend):
+        def close(self, timeout=None):
+            closed.append(timeout)
+
+    delivery.set_backend(Closing())
+    delivery.reset_backend(timeout=0.25)
+    assert closed == [0.25]
+    assert isinstance(delivery.get_backend(), LocmemBackend)
+
+
+def test_a_raising_backend_never_reaches_the_caller(failures, caplog):
+    previous = delivery.set_backend(RaisingBackend())
+    try:
+        with caplog.at_level(logging.ERROR, logger="pusherable"):
+            event = delivery.trigger("c", "e", {"a": 1}, on_commit=False)
+    finally:
+        delivery.set_backend(previous)
+    assert "could not hand 1 event(s) to the backend" in caplog.text
+    [(events, error)] = failures
+    assert events == [event]
+    assert str(error) == "backend exploded"
+
+
+def test_send_with_no_events_does_nothing():
+    delivery.send([], on_commit=False)
+    assert testing.outbox == []

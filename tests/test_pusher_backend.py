@@ -1,0 +1,230 @@
+"""The pusher backend against a fake Pusher HTTP API on 127.0.0.1: the happy paths."""
+
+import datetime
+import logging
+import sys
+import threading
+import uuid
+from decimal import Decimal
+
+import pusher
+import pytest
+import requests
+
+from pusherable.backends.pusher import Backend, BatchItem
+from pusherable.events import Event
+from pusherable.exceptions import (
+    ConfigurationError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from tests.fake_pusher import FakePusher
+
+
+@pytest.fixture
+def api():
+    with FakePusher() as server:
+        yield server
+
+
+@pytest.fixture
+def make_backend(api):
+    backends = []
+
+    def make(**options):
+        options.setdefault("client_options", api.client_options())
+        options.setdefault("retry_backoff", (0.01, 0.05))
+        backend = Backend(**options)
+        backends.append(backend)
+        return backend
+
+    yield make
+    for backend in backends:
+        backend.close(timeout=1)
+
+
+def test_events_are_batched_one_item_per_channel(api, make_backend):
+    backend = make_backend()
+    events = [Event(["private-a_1", "private-b_1"], "updated", {"i": i}, "1.2") for i in range(10)]
+    assert backend.send_events(events) == 10
+    assert backend.flush(10)
+    assert backend.stats.as_dict() == {"sent": 20, "retried": 0, "dropped": 0, "failed": 0}
+    assert len(api.events) == 20
+    assert api.requests <= 20  # coalesced: at most one request per 10 items...
+    assert api.requests >= 2  # ...and never more than 10 items per request
+    assert api.events[0] == {
+        "channel": "private-a_1",
+        "name": "updated",
+        "data": {"i": 0},
+        "socket_id": "1.2",
+    }
+    assert {(e["channel"], e["data"]["i"]) for e in api.events} == {
+        (channel, i) for channel in ("private-a_1", "private-b_1") for i in range(10)
+    }
+
+
+def test_batch_size_is_respected(api, make_backend):
+    backend = make_backend(batch_size=3)
+    with_worker_paused = threading.Event()
+    original = backend.send_batch
+    sizes = []
+
+    def send_batch(batch):
+        with_worker_paused.wait(5)
+        sizes.append(len(batch))
+        original(batch)
+
+    backend.send_batch = send_batch
+    backend.send_events([Event(["c"], "e", {"i": i}) for i in range(7)])
+    with_worker_paused.set()
+    assert backend.flush(10)
+    assert sum(sizes) == 7
+    assert max(sizes) <= 3
+
+
+def test_data_is_encoded_with_djangos_encoder(api, make_backend):
+    backend = make_backend()
+    key = uuid.uuid4()
+    when = datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)
+    backend.send_events(
+        [Event(["c"], "e", {"id": key, "at": when, "price": Decimal("2.50"), "ü": "é"})]
+    )
+    assert backend.flush(10)
+    assert api.events[0]["data"] == {
+        "id": str(key),
+        "at": "2024-05-06T07:08:09Z",
+        "price": "2.50",
+        "ü": "é",
+    }
+
+
+def test_one_client_per_backend_with_keep_alive(api, make_backend):
+    backend = make_backend()
+    built = []
+    original = backend.build_client
+
+    def build_client():
+        built.append(1)
+        return original()
+
+    backend.build_client = build_client
+    for i in range(3):
+        backend.send_events([Event(["c"], "e", {"i": i})])
+        assert backend.flush(10)
+    assert built == [1]
+    assert isinstance(backend.get_client(), pusher.Pusher)
+
+
+def test_sync_mode_sends_in_the_calling_thread(api, make_backend):
+    backend = make_backend(delivery="sync")
+    backend.send_events([Event(["c"], "e", {"i": 1})])
+    # Already there when send_events returns: no worker involved.
+    assert [e["name"] for e in api.events] == ["e"]
+    assert backend._worker is None
+    assert backend.stats.sent == 1
+
+
+def test_sync_mode_logs_instead_of_raising(api, make_backend, caplog):
+    backend = make_backend(delivery="sync")
+    api.refuse()
+    with caplog.at_level(logging.ERROR, logger="pusherable"):
+        assert backend.send_events([Event(["c"], "e", {})]) == 1
+    assert backend.stats.failed == 1
+    assert "does not retry" in caplog.text
+
+
+def test_invalid_delivery_mode_is_a_configuration_error(api):
+    with pytest.raises(ConfigurationError, match="PUSHERABLE_DELIVERY"):
+        Backend(delivery="later", client_options=api.client_options())
+
+
+def test_large_event_goes_through_trigger(api, make_backend):
+    # Over trigger_batch's 10 KB sys.getsizeof check but under trigger's 30 KB:
+    # sent on its own, the server decides (dedicated clusters accept more).
+    backend = make_backend()
+    big = "x" * 15_000
+    backend.send_events([Event(["c1", "c2"], "big", {"text": big}), Event(["c1"], "small", {})])
+    assert backend.flush(10)
+    assert sorted(e["name"] for e in api.events) == ["big", "big", "small"]
+    assert backend.stats.sent == 3
+
+
+def test_refused_events_do_not_sink_the_others(api, make_backend, caplog):
+    backend = make_backend()
+    with caplog.at_level(logging.ERROR, logger="pusherable"):
+        backend.send_events(
+            [
+                Event(["bad channel!"], "e", {}),
+                Event(["c"], "x" * 201, {}),
+                Event(["c"], "huge", {"text": "x" * 40_000}),
+                Event(["c"], "unserializable", {"obj": object()}),
+                Event(["c"], "fine", {}),
+            ]
+        )
+        assert backend.flush(10)
+    assert [e["name"] for e in api.events] == ["fine"]
+    assert backend.stats.failed == 4
+    assert "PUSHERABLE_MAX_PAYLOAD_SIZE" in caplog.text
+    assert "check its channel and event names" in caplog.text
+
+
+def test_malformed_socket_id_is_dropped_not_fatal(api, make_backend):
+    backend = make_backend()
+    backend.send_events([Event(["c"], "e", {}, "not-a-socket-id")])
+    assert backend.flush(10)
+    assert api.events[0]["socket_id"] is None
+
+
+def test_bad_client_settings_are_logged_with_a_hint(api, make_backend, caplog):
+    backend = make_backend(client_options={**api.client_options(), "app_id": "not-digits"})
+    with caplog.at_level(logging.ERROR, logger="pusherable"):
+        backend.send_events([Event(["c"], "e", {})])
+        assert backend.flush(10)
+    assert backend.stats.failed == 1
+    assert "PUSHER_APP_ID (digits only)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "status"),
+    [
+        (requests.ConnectionError("[Errno 111] Connection refused"), TransientDeliveryError, None),
+        (requests.ReadTimeout("Read timed out."), TransientDeliveryError, None),
+        (pusher.errors.PusherBadStatus("500: oops"), TransientDeliveryError, 500),
+        (pusher.errors.PusherBadStatus("503: busy"), TransientDeliveryError, 503),
+        (pusher.errors.PusherBadStatus("429: slow down"), TransientDeliveryError, 429),
+        (pusher.errors.PusherBadRequest("bad"), PermanentDeliveryError, 400),
+        (pusher.errors.PusherBadAuth("bad"), PermanentDeliveryError, 401),
+        (pusher.errors.PusherForbidden("no"), PermanentDeliveryError, 403),
+        (pusher.errors.PusherBadStatus("404: none"), PermanentDeliveryError, 404),
+        (pusher.errors.PusherBadStatus("413: big"), PermanentDeliveryError, 413),
+        (ValueError("Invalid socket id"), PermanentDeliveryError, None),
+    ],
+)
+def test_classify_error(api, exc, kind, status):
+    error = Backend(client_options=api.client_options()).classify_error(exc)
+    assert type(error) is kind
+    assert error.status == status
+
+
+def test_backoff_doubles_with_jitter_up_to_the_ceiling(api):
+    backend = Backend(client_options=api.client_options(), retry_backoff=(0.1, 1.0))
+    for attempt, ceiling in [(1, 0.1), (2, 0.2), (3, 0.4), (4, 0.8), (5, 1.0), (30, 1.0)]:
+        delays = [backend.backoff_delay(attempt) for _ in range(50)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(set(delays)) > 1
+
+
+def test_batch_item_dict_keeps_socket_id():
+    event = Event(["a"], "e", {})
+    assert BatchItem(event, "a", "{}", "1.2").as_batch_dict() == {
+        "channel": "a",
+        "name": "e",
+        "data": "{}",
+        "socket_id": "1.2",
+    }
+    assert "socket_id" not in BatchItem(event, "a", "{}", None).as_batch_dict()
+
+
+def test_getsizeof_is_what_the_library_checks():
+    # The reason large items bypass trigger_batch: its limit is on sys.getsizeof.
+    assert sys.getsizeof("x" * 10_200) > 10_240
