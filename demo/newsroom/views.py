@@ -12,8 +12,8 @@ from django.contrib.messages.views import SuccessMessageMixin
 from django.db.models import QuerySet
 from django.urls import reverse_lazy
 from django.views.generic import CreateView, DeleteView, DetailView, ListView, UpdateView
-from pusherable.authorization import register_view
 
+from pusherable.authorization import register_view
 from pusherable.mixins import (
     PusherCreateMixin,
     PusherDeleteMixin,
