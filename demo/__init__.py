@@ -1,0 +1,1 @@
+"""The newsroom demo of django-pusherable: a Django project run by ``make demo``."""

@@ -1,0 +1,1 @@
+"""A small newsroom CMS: articles that editors see each other working on."""

@@ -1,0 +1,119 @@
+"""The newsroom's views: one generic view per step, each with its pusherable mixin.
+
+Rendering a page sends ``view``, ``update`` or ``delete`` on the article's
+channel; saving sends ``updated`` (with the changed fields), ``created`` or
+``deleted`` once the transaction has committed. The tab that saved is left out.
+"""
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.contrib.messages.views import SuccessMessageMixin
+from django.db.models import QuerySet
+from django.urls import reverse_lazy
+from django.views.generic import CreateView, DeleteView, DetailView, ListView, UpdateView
+
+from pusherable.authorization import register_view
+from pusherable.mixins import (
+    PusherCreateMixin,
+    PusherDeleteMixin,
+    PusherDetailMixin,
+    PusherUpdateMixin,
+)
+
+from .forms import ArticleForm
+from .models import Article
+
+
+class VisibleArticlesMixin:
+    """Editors see every article; other readers only what is published."""
+
+    def get_queryset(self) -> QuerySet[Article]:
+        articles = Article.objects.select_related("author")
+        if self.request.user.has_perm("newsroom.view_article"):
+            return articles
+        return articles.filter(status=Article.Status.PUBLISHED)
+
+
+# --8<-- [start:name]
+class EditorNameMixin:
+    """Adds the user's display name to every event, so pages say "Bob", not "bob".
+
+    ``get_pusher_payload()`` is one of the mixins' public hooks.
+    """
+
+    def get_pusher_payload(self, event: str) -> dict[str, Any]:
+        payload = super().get_pusher_payload(event)
+        user = self.get_pusher_user()
+        if user is not None and user.is_authenticated:
+            payload["user_name"] = user.get_full_name() or user.get_username()
+        return payload
+
+
+# --8<-- [end:name]
+
+
+class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
+    model = Article
+    context_object_name = "articles"
+
+
+# --8<-- [start:detail]
+# The article's channel admits only those this view would show the article to
+# (and, by the default policy, who may view or change articles).
+@register_view
+class ArticleDetailView(
+    LoginRequiredMixin, VisibleArticlesMixin, EditorNameMixin, PusherDetailMixin, DetailView
+):
+    """Sends ``view``: everyone on this article hears that someone opened it."""
+
+    model = Article
+
+
+# --8<-- [end:detail]
+
+
+# --8<-- [start:create]
+class ArticleCreateView(
+    PermissionRequiredMixin, SuccessMessageMixin, EditorNameMixin, PusherCreateMixin, CreateView
+):
+    """Sends ``created`` after the new article is committed."""
+
+    model = Article
+    form_class = ArticleForm
+    permission_required = "newsroom.add_article"
+    success_message = "Article created."
+
+    def form_valid(self, form: ArticleForm):
+        form.instance.author = self.request.user
+        return super().form_valid(form)
+
+
+# --8<-- [end:create]
+
+
+# --8<-- [start:update]
+class ArticleUpdateView(
+    PermissionRequiredMixin, SuccessMessageMixin, EditorNameMixin, PusherUpdateMixin, UpdateView
+):
+    """Sends ``update`` when the form is shown and ``updated`` when it is saved."""
+
+    model = Article
+    form_class = ArticleForm
+    permission_required = "newsroom.change_article"
+    success_message = "Article saved."
+
+
+# --8<-- [end:update]
+
+
+# --8<-- [start:delete]
+class ArticleDeleteView(PermissionRequiredMixin, EditorNameMixin, PusherDeleteMixin, DeleteView):
+    """Sends ``delete`` with the confirmation page and ``deleted`` once it is gone."""
+
+    model = Article
+    permission_required = "newsroom.delete_article"
+    success_url = reverse_lazy("newsroom:article-list")
+
+
+# --8<-- [end:delete]

@@ -1,0 +1,1 @@
+"""The newsroom project: settings, URLs and WSGI entry point of the demo."""
