@@ -9,11 +9,9 @@ leaves the machine.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -33,32 +31,6 @@ PASSWORD = "live-pw"
 #: Bounds for waits that cross the browser, Django and the bundled server; they do
 #: not measure anything.
 LIVE_TIMEOUT_MS = 15_000
-
-
-class PusherHTTPBackend:
-    """Sends each event at once with the ``pusher`` library.
-
-    Used only until the library's own ``pusherable.backends.pusher`` backend is
-    available; with it, the tests use that one in ``sync`` mode.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        import pusher
-
-        from pusherable.conf import settings
-
-        self.client = pusher.Pusher(**settings.pusher_client_options())
-
-    def send_events(self, events) -> int:
-        for event in events:
-            self.client.trigger(event.channels, event.name, event.data, event.socket_id)
-        return len(events)
-
-    def flush(self, timeout=None) -> bool:
-        return True
-
-    def close(self, timeout=None) -> None:
-        return None
 
 
 @pytest.fixture(scope="session")
@@ -115,11 +87,8 @@ def live_site(pusher_server, live_server, settings, transactional_db):
     settings.PUSHER_PORT = pusher_server.port
     settings.PUSHER_SSL = False
     settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = 0.5
-    if importlib.util.find_spec("pusherable.backends.pusher") is not None:
-        settings.PUSHERABLE_BACKEND = "pusherable.backends.pusher.Backend"
-        settings.PUSHERABLE_DELIVERY = "sync"
-    else:
-        settings.PUSHERABLE_BACKEND = "tests.live.conftest.PusherHTTPBackend"
+    settings.PUSHERABLE_BACKEND = "pusherable.backends.pusher.Backend"
+    settings.PUSHERABLE_DELIVERY = "sync"
     from django.core.cache import cache
 
     cache.clear()
