@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -311,6 +312,31 @@ def test_close_gives_up_at_its_deadline(api, make_backend, failures, caplog):
     assert backend.stats.failed == 20
     assert sum(len(batch) for batch, _ in failures) == 20
     assert "PUSHERABLE_SHUTDOWN_TIMEOUT" in caplog.text
+
+
+def test_close_while_the_api_is_down_backs_off_instead_of_spinning(
+    api, make_backend, failures, caplog
+):
+    backend = make_backend(retry_backoff=(0.05, 0.1))
+    api.refuse()
+    backend.send_events(events(3))
+    with caplog.at_level(logging.ERROR, logger="pusherable"):
+        backend.close(timeout=0.6)
+    # Backoffs of 25-100 ms within 0.6 s: a handful of retries, not thousands.
+    assert 1 <= backend.stats.retried <= 3 * 30
+    # The sender reports the batch it was retrying as it stops, at the deadline.
+    for _ in range(200):
+        if backend.stats.failed:
+            break
+        time.sleep(0.01)
+    assert backend.stats.failed == 3
+    assert sum(len(batch) for batch, _ in failures) == 3
+    assert "unexpected error" not in caplog.text
+
+
+def test_backoff_of_a_long_outage_stays_at_its_ceiling(api, make_backend):
+    backend = make_backend(retry_backoff=(0.1, 30.0))
+    assert 15.0 <= backend.backoff_delay(5000) <= 30.0
 
 
 def test_interpreter_exit_flushes_pending_events(api, tmp_path):

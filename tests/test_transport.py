@@ -6,6 +6,7 @@ server closes) and the bundled server.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections import defaultdict
@@ -142,6 +143,9 @@ class ClosingServer:
                 connection, _ = self.listener.accept()
             except OSError:
                 return
+            if self.closed.is_set():  # the wake-up connection of stop()
+                connection.close()
+                return
             self.connections += 1
             with connection:
                 connection.settimeout(5)
@@ -167,8 +171,11 @@ class ClosingServer:
 
     def stop(self) -> None:
         self.closed.set()
-        self.listener.close()
+        # Wake the accept() so that the thread sees ``closed`` and ends.
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
+            pass
         self.thread.join(5)
+        self.listener.close()
 
 
 @pytest.fixture

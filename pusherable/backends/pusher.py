@@ -408,7 +408,8 @@ class Backend(BaseBackend):
     def backoff_delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1, 2...): doubling, with jitter."""
         first, longest = self.retry_backoff
-        ceiling = min(longest, first * (2 ** (attempt - 1)))
+        # The exponent is capped: a long outage must not overflow the float.
+        ceiling = min(longest, first * (2 ** min(attempt - 1, 64)))
         # "Equal jitter": never less than half the ceiling, so retries from
         # many processes spread out without retrying too eagerly.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
@@ -762,23 +763,38 @@ class Backend(BaseBackend):
             self.retry_deadline,
         )
         with self._lock:
-            if self._closed and self._stop_by is not None:
-                delay = min(delay, max(0.0, self._stop_by - time.monotonic()))
-                if delay <= 0:
-                    self._hand_back(keep)
-                    return []
-            # Woken early only by close(), so that exit does not sit out a long backoff.
-            self._shard_of(keep).wakeup.wait_for(lambda: self._closed, timeout=delay)
-            if self._closed and self._past_stop_time():
-                self._hand_back(keep)
-                return []
-            self.stats.retried += len(keep)
+            stopped = self._wait_for_backoff(keep, delay)
+            if not stopped:
+                self.stats.retried += len(keep)
+        if stopped:
+            # close() already failed what was queued; this batch is the sender's own.
+            self.give_up(
+                keep,
+                TransientDeliveryError(
+                    f"{len(keep)} event(s) still being retried when the process stopped ({error})"
+                ),
+                cause="shutdown",
+            )
+            return []
         return keep
 
-    def _hand_back(self, items: list[BatchItem]) -> None:
-        # Called with the lock held: put the items back so that close() fails them.
-        self._shard_of(items).queue.extendleft(reversed(items))
-        self._queued += len(items)
+    def _wait_for_backoff(self, batch: list[BatchItem], delay: float) -> bool:
+        # Called with the lock held. True when close()'s deadline came first.
+        if self._closed and self._stop_by is not None:
+            delay = min(delay, max(0.0, self._stop_by - time.monotonic()))
+            if delay <= 0:
+                return True
+        wakeup = self._shard_of(batch).wakeup
+        if self._closed:
+            # Already closing: wait out the backoff (cut to the stop time above)
+            # rather than retrying in a busy loop until the deadline.
+            resume_at = time.monotonic() + delay
+            while (remaining := resume_at - time.monotonic()) > 0:
+                wakeup.wait(remaining)
+        else:
+            # Woken early only by close(), so that exit does not sit out a long backoff.
+            wakeup.wait_for(lambda: self._closed, timeout=delay)
+        return self._closed and self._past_stop_time()
 
     def _shard_of(self, batch: list[BatchItem]) -> _Shard:
         # Every item of a batch comes from the same sender's queue.
