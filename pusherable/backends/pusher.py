@@ -169,7 +169,7 @@ atexit.register(_close_at_exit)
 
 
 class Backend(BaseBackend):
-    """Send events to the Pusher HTTP API from a background worker thread.
+    """Send events to the Pusher HTTP API from background sender threads.
 
     Every option defaults to the matching setting; pass them through
     :data:`PUSHERABLE_BACKEND_OPTIONS` or to the constructor:
