@@ -131,6 +131,11 @@ def load_original() -> ModuleType | None:
     return importlib.import_module("pusherable_original.mixins")
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def describe_machine() -> str:
     import django
     import requests
@@ -139,8 +144,12 @@ def describe_machine() -> str:
     import pusherable
 
     cpus = os.cpu_count()
+    memory = ""
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        gib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+        memory = f", {gib:.0f} GiB RAM"
     return (
-        f"{platform.system()} {platform.machine()}, {cpus} CPU(s), "
+        f"{platform.system()} {platform.machine()}, {cpus} CPU(s){memory}, "
         f"Python {platform.python_version()}, Django {django.get_version()}, "
         f"pusher {pusher_version}, requests {requests.__version__}, "
         f"django-pusherable {pusherable.__version__}"

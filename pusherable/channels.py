@@ -78,7 +78,7 @@ def encode_pk(pk: Any) -> str:
     text = str(pk)
     if not text:
         raise ChannelError("An empty primary key cannot name a channel.")
-    if all(char in _SAFE_PK_CHARS for char in text):
+    if _SAFE_PK_CHARS.issuperset(text):  # the common case, without a loop in Python
         return text
     return "".join(
         char if char in _SAFE_PK_CHARS else "".join(f"={byte:02X}" for byte in char.encode())

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,8 @@ def test_views_answer_while_the_api_misbehaves(client, api, make_backend, fault)
     assert backend.flush(10)
     assert senders
     assert threading.current_thread() not in senders
-    assert {thread.name for thread in senders} == {"pusherable-delivery"}
+    assert all(thread.name.startswith("pusherable-delivery-") for thread in senders)
+    assert set(senders) <= set(backend.workers)
 
 
 # -- transient faults are retried until everything arrives ----------------------------
@@ -312,6 +314,31 @@ def test_close_gives_up_at_its_deadline(api, make_backend, failures, caplog):
     assert "PUSHERABLE_SHUTDOWN_TIMEOUT" in caplog.text
 
 
+def test_close_while_the_api_is_down_backs_off_instead_of_spinning(
+    api, make_backend, failures, caplog
+):
+    backend = make_backend(retry_backoff=(0.05, 0.1))
+    api.refuse()
+    backend.send_events(events(3))
+    with caplog.at_level(logging.ERROR, logger="pusherable"):
+        backend.close(timeout=0.6)
+    # Backoffs of 25-100 ms within 0.6 s: a handful of retries, not thousands.
+    assert 1 <= backend.stats.retried <= 3 * 30
+    # The sender reports the batch it was retrying as it stops, at the deadline.
+    for _ in range(200):
+        if backend.stats.failed:
+            break
+        time.sleep(0.01)
+    assert backend.stats.failed == 3
+    assert sum(len(batch) for batch, _ in failures) == 3
+    assert "unexpected error" not in caplog.text
+
+
+def test_backoff_of_a_long_outage_stays_at_its_ceiling(api, make_backend):
+    backend = make_backend(retry_backoff=(0.1, 30.0))
+    assert 15.0 <= backend.backoff_delay(5000) <= 30.0
+
+
 def test_interpreter_exit_flushes_pending_events(api, tmp_path):
     script = tmp_path / "exit_flush.py"
     script.write_text(
@@ -359,8 +386,8 @@ def _child_sends(backend, parent_worker_ident, queue):
             "queued_before": queued_before,
             "flushed": flushed,
             "sent": backend.stats.sent,
-            "new_worker": backend._worker is not None
-            and backend._worker.ident != parent_worker_ident,
+            "new_worker": len(backend.workers) == 1
+            and backend.workers[0].ident != parent_worker_ident,
         }
     )
 
@@ -370,7 +397,7 @@ def test_worker_restarts_after_fork(api, make_backend):
     backend = make_backend()
     backend.send_events(events(3, "from-parent"))
     assert backend.flush(10)
-    parent_worker = backend._worker
+    [parent_worker] = backend.workers  # one channel: one sender
     api.hang = True  # the parent has a batch in flight while it forks
     backend.send_events(events(1, "parent-pending"))
     context = multiprocessing.get_context("fork")
@@ -392,4 +419,4 @@ def test_worker_restarts_after_fork(api, make_backend):
     assert names.count("from-child") == 1
     # The parent's pending event went out once, from the parent only.
     assert names.count("parent-pending") == 1
-    assert backend._worker is parent_worker
+    assert backend.workers == [parent_worker]

@@ -3,12 +3,18 @@
 The request that triggers an event never waits on the network and never sees
 an exception:
 
-- one :class:`pusher.Pusher` client per process (a keep-alive ``requests``
-  session), built lazily and rebuilt after ``fork``;
+- one :class:`pusher.Pusher` client per process, built lazily and rebuilt
+  after ``fork``, sending through keep-alive :mod:`http.client` connections
+  (:class:`~pusherable.backends.transport.KeepAliveTransport`) rather than
+  ``requests``, which costs several times the CPU per request;
 - a bounded in-memory queue (:data:`PUSHERABLE_QUEUE_SIZE`); when it is full
   the *oldest* event is dropped, counted, and logged once per burst;
-- a daemon worker thread that coalesces queued events into ``trigger_batch``
-  calls of up to :data:`PUSHERABLE_BATCH_SIZE` items (one item per channel);
+- a few daemon sender threads (``senders``, 4 by default), each coalescing
+  its queued events into ``trigger_batch`` calls of up to
+  :data:`PUSHERABLE_BATCH_SIZE` items (one item per channel). Channels are
+  shared out among the senders by a hash of their name, so several requests are
+  in flight at once while the events of one channel keep their order (one
+  sender, one batch at a time, retried in place);
 - retries with exponential backoff and jitter for transient faults (refused
   connection, timeout, 5xx, 429) until :data:`PUSHERABLE_RETRY_DEADLINE`;
 - one actionable log line per permanent fault cause (400, 401, 403, 404, 413,
@@ -34,7 +40,9 @@ import re
 import sys
 import threading
 import time
+import urllib.request
 import weakref
+import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +52,7 @@ import pusher
 import requests
 from django.core.serializers.json import DjangoJSONEncoder
 from pusher import errors as pusher_errors
+from pusher.requests import RequestsBackend
 from pusher.util import validate_channel
 
 from ..conf import DELIVERY_MODES, settings
@@ -55,6 +64,7 @@ from ..exceptions import (
     TransientDeliveryError,
 )
 from .base import BaseBackend
+from .transport import KeepAliveTransport, TransportError
 
 __all__ = ["Backend", "BatchItem", "DeliveryStats"]
 
@@ -127,6 +137,17 @@ class BatchItem:
         return item
 
 
+@dataclass(eq=False)
+class _Shard:
+    """One sender: its queue (the channels hashed to it), thread and batch in flight."""
+
+    wakeup: threading.Condition
+    queue: deque[BatchItem] = field(default_factory=deque)
+    worker: threading.Thread | None = None
+    in_flight: int = 0
+    last_sent_at: float = float("-inf")
+
+
 # Live backends, so that the fork and exit hooks (registered once per process)
 # reach every one of them without keeping them alive.
 _live_backends: weakref.WeakSet[Backend] = weakref.WeakSet()
@@ -148,7 +169,7 @@ atexit.register(_close_at_exit)
 
 
 class Backend(BaseBackend):
-    """Send events to the Pusher HTTP API from a background worker thread.
+    """Send events to the Pusher HTTP API from background sender threads.
 
     Every option defaults to the matching setting; pass them through
     :data:`PUSHERABLE_BACKEND_OPTIONS` or to the constructor:
@@ -164,6 +185,13 @@ class Backend(BaseBackend):
     :param linger: under load (the previous batch went out less than ``linger``
         seconds ago), seconds to wait for a batch to fill before sending it. An
         event after a quiet period goes out at once.
+    :param senders: sender threads, hence requests in flight at once. Each
+        channel always goes through the same sender, so its events keep their order.
+    :param http_backend: the ``pusher`` library's HTTP backend: ``None`` (the
+        default) for :class:`~pusherable.backends.transport.KeepAliveTransport`,
+        or the library's ``requests`` backend when an ``HTTP(S)_PROXY`` environment
+        variable applies to the API host; ``"requests"``, ``"keepalive"``, a
+        class or its dotted path to choose.
     :param client_options: keyword arguments for :class:`pusher.Pusher`, by default
         :meth:`pusherable.conf.Settings.pusher_client_options`.
     """
@@ -179,6 +207,8 @@ class Backend(BaseBackend):
         retry_deadline: float | None = None,
         shutdown_timeout: float | None = None,
         linger: float = 0.002,
+        senders: int = 4,
+        http_backend: Any = None,
         client_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
@@ -208,6 +238,8 @@ class Backend(BaseBackend):
         )
         self.client_options["timeout"] = self.timeout
         self.linger = max(0.0, float(linger))
+        self.senders = max(1, int(senders))
+        self.http_backend = http_backend
         self.stats = DeliveryStats()
         self._init_state()
         _live_backends.add(self)
@@ -215,20 +247,17 @@ class Backend(BaseBackend):
     def _init_state(self) -> None:
         # Everything a forked child must not share with its parent.
         self._lock = threading.Lock()
-        self._wakeup = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
-        self._queue: deque[BatchItem] = deque()
-        self._in_flight = 0
+        self._shards = [_Shard(threading.Condition(self._lock)) for _ in range(self.senders)]
+        self._queued = 0  # items in every shard's queue
         self._closed = False
         self._stop_by: float | None = None
-        self._worker: threading.Thread | None = None
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._logged_causes: set[str] = set()
         self._dropping = False
         self._burst_drops = 0
         self._retrying = False
-        self._last_sent_at = float("-inf")
 
     # -- public API -----------------------------------------------------------
 
@@ -236,7 +265,13 @@ class Backend(BaseBackend):
     def queued(self) -> int:
         """Batch items waiting in the queue or being sent right now."""
         with self._lock:
-            return len(self._queue) + self._in_flight
+            return self._queued + sum(shard.in_flight for shard in self._shards)
+
+    @property
+    def workers(self) -> list[threading.Thread]:
+        """The sender threads started so far (one per sender that had work)."""
+        with self._lock:
+            return [shard.worker for shard in self._shards if shard.worker is not None]
 
     def send_events(self, events: Sequence[Event]) -> int:
         """Queue ``events`` (or send them at once in ``"sync"`` mode); never raises."""
@@ -256,14 +291,16 @@ class Backend(BaseBackend):
         """Wait until every queued item was sent or given up on; True if the queue is empty."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while self._queue or self._in_flight:
-                if self._worker is None or not self._worker.is_alive():
+            while True:
+                busy = [shard for shard in self._shards if shard.queue or shard.in_flight]
+                if not busy:
+                    return True
+                if any(shard.worker is None or not shard.worker.is_alive() for shard in busy):
                     return False
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
                 self._idle.wait(remaining)
-            return True
 
     def close(self, timeout: float | None = None) -> None:
         """Stop accepting events, deliver what is queued within ``timeout``, fail the rest."""
@@ -273,16 +310,20 @@ class Backend(BaseBackend):
             if self._closed:
                 return
             self._closed = True
-            self._stop_by = time.monotonic() + timeout
-            self._wakeup.notify_all()
-            worker = self._worker
-        if worker is not None and worker is not threading.current_thread():
-            # A request in flight may outlive the deadline; the daemon thread
-            # then dies with the process, and its batch counts as not delivered.
-            worker.join(max(0.0, timeout))
+            self._stop_by = stop_by = time.monotonic() + timeout
+            for shard in self._shards:
+                shard.wakeup.notify_all()
+            workers = [shard.worker for shard in self._shards if shard.worker is not None]
+        for worker in workers:
+            if worker is not threading.current_thread():
+                # A request in flight may outlive the deadline; the daemon thread
+                # then dies with the process, and its batch counts as not delivered.
+                worker.join(max(0.0, stop_by - time.monotonic()))
         with self._lock:
-            leftover = list(self._queue)
-            self._queue.clear()
+            leftover = [item for shard in self._shards for item in shard.queue]
+            for shard in self._shards:
+                shard.queue.clear()
+            self._queued = 0
         if leftover:
             self.give_up(
                 leftover,
@@ -298,7 +339,42 @@ class Backend(BaseBackend):
 
     def build_client(self) -> Any:
         """Return the API client; called once per process (again after ``fork``)."""
-        return pusher.Pusher(**self.client_options)
+        options = dict(self.client_options)
+        if "backend" not in options:
+            options["backend"] = self.http_backend_class()
+            if options["backend"] is KeepAliveTransport:
+                # A connection per sender, and a few more for "sync" delivery.
+                options.setdefault("max_idle", max(4, self.senders))
+        return pusher.Pusher(**options)
+
+    def http_backend_class(self) -> type:
+        """The ``pusher`` library's HTTP backend class to send through (see ``http_backend``)."""
+        choice = self.http_backend
+        if choice is None:
+            return RequestsBackend if self._proxy_applies() else KeepAliveTransport
+        if choice == "keepalive":
+            return KeepAliveTransport
+        if choice == "requests":
+            return RequestsBackend
+        if isinstance(choice, str):
+            from django.utils.module_loading import import_string
+
+            try:
+                return import_string(choice)
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"http_backend {choice!r} cannot be imported: {exc}"
+                ) from exc
+        return choice
+
+    def _proxy_applies(self) -> bool:
+        # requests honours HTTP(S)_PROXY and NO_PROXY; the lean transport does
+        # not, so a deployment that relies on a proxy keeps the requests path.
+        scheme = "https" if self.client_options.get("ssl", True) else "http"
+        if not urllib.request.getproxies().get(scheme):
+            return False
+        host = self._api_location().split("://", 1)[1].rsplit(":", 1)[0]
+        return not urllib.request.proxy_bypass(host)
 
     def encode_data(self, data: Any) -> str:
         """Serialize an event's data to the JSON string Pusher carries."""
@@ -308,7 +384,7 @@ class Backend(BaseBackend):
         """Map an exception from the client to a transient or permanent :class:`DeliveryError`."""
         if isinstance(exc, DeliveryError):
             return exc
-        if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
+        if isinstance(exc, (requests.Timeout, requests.ConnectionError, TransportError)):
             return TransientDeliveryError(_short_reason(exc))
         status: int | None = None
         if isinstance(exc, pusher_errors.PusherBadRequest):
@@ -332,7 +408,8 @@ class Backend(BaseBackend):
     def backoff_delay(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1, 2...): doubling, with jitter."""
         first, longest = self.retry_backoff
-        ceiling = min(longest, first * (2 ** (attempt - 1)))
+        # The exponent is capped: a long outage must not overflow the float.
+        ceiling = min(longest, first * (2 ** min(attempt - 1, 64)))
         # "Equal jitter": never less than half the ceiling, so retries from
         # many processes spread out without retrying too eagerly.
         return ceiling / 2 + random.uniform(0, ceiling / 2)
@@ -435,24 +512,30 @@ class Backend(BaseBackend):
     # -- the queue --------------------------------------------------------------
 
     def enqueue(self, items: list[BatchItem]) -> None:
-        """Append ``items``; when the queue is full, drop (and report) the oldest."""
+        """Append ``items`` to their senders' queues; when full, drop (and report) the oldest."""
         if not items:
             return
         dropped: list[BatchItem] = []
+        shards = self._shards
         with self._lock:
             if self._closed:
                 dropped = items
             else:
-                self._ensure_worker()
-                overflow = len(self._queue) + len(items) - self.queue_size
-                for _ in range(max(0, overflow)):
-                    dropped.append(self._queue.popleft() if self._queue else items.pop(0))
-                was_empty = not self._queue
-                self._queue.extend(items)
-                # Wake the worker when it may wait for a first item or a full batch;
-                # waking it for every event would cost the request a thread switch.
-                if was_empty or len(self._queue) >= self.batch_size:
-                    self._wakeup.notify()
+                overflow = self._queued + len(items) - self.queue_size
+                if overflow > 0:
+                    dropped = self._drop_oldest(overflow, items)
+                for item in items:
+                    shard = shards[self.shard_index(item.channel)]
+                    shard.queue.append(item)
+                    # Wake the sender when it may wait for a first item or a full
+                    # batch; waking it for every event would cost the request a
+                    # thread switch.
+                    size = len(shard.queue)
+                    if size == 1 or size == self.batch_size:
+                        if shard.worker is None or not shard.worker.is_alive():
+                            self._start_worker(shard)
+                        shard.wakeup.notify()
+                self._queued += len(items)
             if dropped:
                 self.stats.dropped += len(dropped)
                 self._burst_drops += len(dropped)
@@ -472,34 +555,63 @@ class Backend(BaseBackend):
                 TransientDeliveryError("delivery queue full (PUSHERABLE_QUEUE_SIZE)"),
             )
 
-    def _ensure_worker(self) -> None:
-        # Called with the lock held.
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(
-                target=self._run_worker, name="pusherable-delivery", daemon=True
-            )
-            self._worker.start()
+    def shard_index(self, channel: str) -> int:
+        """The sender (``0`` to ``senders - 1``) that carries every event of ``channel``."""
+        count = len(self._shards)
+        # A stable hash (str hashes change from process to process).
+        return zlib.crc32(channel.encode()) % count if count > 1 else 0
 
-    def _take_batch(self) -> list[BatchItem] | None:
+    def _drop_oldest(self, count: int, incoming: list[BatchItem]) -> list[BatchItem]:
+        # Called with the lock held: take ``count`` items, oldest first, from the
+        # queues, then from the head of ``incoming`` (a burst larger than the queue).
+        dropped: list[BatchItem] = []
+        while len(dropped) < count:
+            heads = [shard for shard in self._shards if shard.queue]
+            if not heads:
+                break
+            oldest = min(heads, key=lambda shard: shard.queue[0].queued_at)
+            dropped.append(oldest.queue.popleft())
+            self._queued -= 1
+        del_count = count - len(dropped)
+        if del_count > 0:
+            dropped.extend(incoming[:del_count])
+            del incoming[:del_count]
+        return dropped
+
+    def _start_worker(self, shard: _Shard) -> None:
+        # Called with the lock held.
+        shard.worker = threading.Thread(
+            target=self._run_worker,
+            args=(shard,),
+            name=f"pusherable-delivery-{self._shards.index(shard)}",
+            daemon=True,
+        )
+        shard.worker.start()
+
+    def _take_batch(self, shard: _Shard) -> list[BatchItem] | None:
         with self._lock:
-            while not self._queue or self._past_stop_time():
+            while not shard.queue or self._past_stop_time():
                 self._end_drop_burst()
                 if self._closed:
                     return None
                 self._idle.notify_all()
-                self._wakeup.wait()
-            if len(self._queue) < self.batch_size and self.linger:
-                # Under load, fewer and fuller requests cost the process less CPU
-                # (and so the requests sharing its GIL less time).
-                now = time.monotonic()
-                if now - self._last_sent_at < self.linger:
-                    self._wakeup.wait_for(
-                        lambda: len(self._queue) >= self.batch_size or self._closed,
-                        timeout=self.linger,
-                    )
-            count = min(self.batch_size, len(self._queue))
-            batch = [self._queue.popleft() for _ in range(count)]
-            self._in_flight = len(batch)
+                shard.wakeup.wait()
+            # Under load (the last batch just went out), fewer and fuller requests
+            # cost the process less CPU (and so the requests sharing its GIL less time).
+            if (
+                len(shard.queue) < self.batch_size
+                and self.linger
+                and time.monotonic() - shard.last_sent_at < self.linger
+            ):
+                shard.wakeup.wait_for(
+                    lambda: len(shard.queue) >= self.batch_size or self._closed,
+                    timeout=self.linger,
+                )
+            count = min(self.batch_size, len(shard.queue))
+            popleft = shard.queue.popleft
+            batch = [popleft() for _ in range(count)]
+            self._queued -= count
+            shard.in_flight = count
             return batch
 
     def _past_stop_time(self) -> bool:
@@ -516,9 +628,9 @@ class Backend(BaseBackend):
             self._dropping = False
             self._burst_drops = 0
 
-    def _run_worker(self) -> None:
+    def _run_worker(self, shard: _Shard) -> None:
         while True:
-            batch = self._take_batch()
+            batch = self._take_batch(shard)
             if batch is None:
                 break
             try:
@@ -528,9 +640,9 @@ class Backend(BaseBackend):
                 self.give_up(batch, self.classify_error(exc), cause="unexpected")
             finally:
                 with self._lock:
-                    self._in_flight = 0
-                    self._last_sent_at = time.monotonic()
-                    if not self._queue:
+                    shard.in_flight = 0
+                    shard.last_sent_at = time.monotonic()
+                    if not shard.queue:
                         self._idle.notify_all()
         with self._lock:
             self._idle.notify_all()
@@ -549,14 +661,23 @@ class Backend(BaseBackend):
 
     def deliver(self, items: list[BatchItem], *, retry: bool = False) -> None:
         """Send ``items`` in batches; with ``retry``, retry transient faults with backoff."""
-        small = [item for item in items if sys.getsizeof(item.data) <= BATCH_ITEM_SIZE_LIMIT]
-        large = [item for item in items if sys.getsizeof(item.data) > BATCH_ITEM_SIZE_LIMIT]
-        for start in range(0, len(small), self.batch_size):
-            self._deliver_batch(small[start : start + self.batch_size], retry=retry)
-        for item in large:
-            # Too large for trigger_batch's client-side check: trigger() allows up
-            # to 30 KB and lets the server decide (dedicated clusters accept more).
-            self._deliver_batch([item], retry=retry)
+        batch: list[BatchItem] = []
+        for item in items:
+            if sys.getsizeof(item.data) > BATCH_ITEM_SIZE_LIMIT:
+                # Too large for trigger_batch's client-side check: trigger() allows up
+                # to 30 KB and lets the server decide (dedicated clusters accept more).
+                # What came before it goes first, so that the order is kept.
+                if batch:
+                    self._deliver_batch(batch, retry=retry)
+                    batch = []
+                self._deliver_batch([item], retry=retry)
+                continue
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                self._deliver_batch(batch, retry=retry)
+                batch = []
+        if batch:
+            self._deliver_batch(batch, retry=retry)
 
     def _deliver_batch(self, batch: list[BatchItem], *, retry: bool) -> None:
         while batch:
@@ -642,22 +763,42 @@ class Backend(BaseBackend):
             self.retry_deadline,
         )
         with self._lock:
-            if self._closed and self._stop_by is not None:
-                delay = min(delay, max(0.0, self._stop_by - time.monotonic()))
-                if delay <= 0:
-                    self._hand_back(keep)
-                    return []
-            # Woken early only by close(), so that exit does not sit out a long backoff.
-            self._wakeup.wait_for(lambda: self._closed, timeout=delay)
-            if self._closed and self._past_stop_time():
-                self._hand_back(keep)
-                return []
-            self.stats.retried += len(keep)
+            stopped = self._wait_for_backoff(keep, delay)
+            if not stopped:
+                self.stats.retried += len(keep)
+        if stopped:
+            # close() already failed what was queued; this batch is the sender's own.
+            self.give_up(
+                keep,
+                TransientDeliveryError(
+                    f"{len(keep)} event(s) still being retried when the process stopped ({error})"
+                ),
+                cause="shutdown",
+            )
+            return []
         return keep
 
-    def _hand_back(self, items: list[BatchItem]) -> None:
-        # Called with the lock held: put the items back so that close() fails them.
-        self._queue.extendleft(reversed(items))
+    def _wait_for_backoff(self, batch: list[BatchItem], delay: float) -> bool:
+        # Called with the lock held. True when close()'s deadline came first.
+        if self._closed and self._stop_by is not None:
+            delay = min(delay, max(0.0, self._stop_by - time.monotonic()))
+            if delay <= 0:
+                return True
+        wakeup = self._shard_of(batch).wakeup
+        if self._closed:
+            # Already closing: wait out the backoff (cut to the stop time above)
+            # rather than retrying in a busy loop until the deadline.
+            resume_at = time.monotonic() + delay
+            while (remaining := resume_at - time.monotonic()) > 0:
+                wakeup.wait(remaining)
+        else:
+            # Woken early only by close(), so that exit does not sit out a long backoff.
+            wakeup.wait_for(lambda: self._closed, timeout=delay)
+        return self._closed and self._past_stop_time()
+
+    def _shard_of(self, batch: list[BatchItem]) -> _Shard:
+        # Every item of a batch comes from the same sender's queue.
+        return self._shards[self.shard_index(batch[0].channel)]
 
     def give_up(self, items: list[BatchItem], error: DeliveryError, *, cause: str) -> None:
         """Count ``items`` as failed, log the cause once, and send ``delivery_failed``."""
