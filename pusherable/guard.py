@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, router, transaction
 from django.utils.text import capfirst
 
@@ -182,6 +182,20 @@ def _label(model: type[models.Model], name: str, labels: Mapping[str, str] | Non
         return name
 
 
+def _choice_label(model: type[models.Model], name: str, value: Any) -> Any:
+    """The label of ``value`` when the field has choices (“In review”, not “review”)."""
+    if value is None or isinstance(value, (list, dict)):
+        return value
+    try:
+        choices = getattr(model._meta.get_field(name), "flatchoices", None) or ()
+    except FieldDoesNotExist:
+        return value
+    for key, label in choices:
+        if key == value or json_safe(key) == value:
+            return str(label)
+    return value
+
+
 def _describe_change(
     model: type[models.Model], change: Change, labels: Mapping[str, str] | None
 ) -> str:
@@ -192,7 +206,7 @@ def _describe_change(
         if values is None:
             parts.append(label)
         else:
-            old, new = values
+            old, new = (_choice_label(model, name, value) for value in values)
             parts.append(f"{label} from {describe_value(old)} to {describe_value(new)}")
     if not parts:
         return f"{who} saved it"

@@ -12,18 +12,21 @@ from html import unescape
 import pytest
 from django import forms
 from django.core.cache import cache
+from django.db import models
 from django.test import override_settings
+from django.test.utils import isolate_apps
 from django.urls import reverse
 
 from pusherable import trigger_for
 from pusherable.exceptions import ConfigurationError
 from pusherable.guard import (
+    Conflict,
     changed_form_fields,
     conflict_message,
     describe_value,
     find_conflict,
 )
-from pusherable.history import changes_since, object_history, record_change
+from pusherable.history import Change, changes_since, object_history, record_change
 from pusherable.testing import outbox
 from pusherable.versions import object_version, version_digest, version_field_of
 from tests.testapp.models import Account, Article, Document, Tag, Ticket
@@ -468,6 +471,36 @@ def test_describe_value():
     assert describe_value([]) == "(none)"
     assert describe_value({"b": 1, "a": 2}) == '“{"a": 2, "b": 1}”'
     assert describe_value("x" * 100) == "“" + "x" * 59 + "…”"
+
+
+@isolate_apps("tests.testapp")
+def test_conflict_message_names_choices_by_their_labels():
+    class Story(models.Model):
+        status = models.CharField(
+            max_length=10, choices=[("draft", "Draft"), ("review", "In review")]
+        )
+        rank = models.IntegerField(choices=[(1, "First"), (2, "Second")], null=True)
+        note = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+
+    change = Change(
+        previous_version="t:1",
+        version="t:2",
+        user="alice",
+        user_id="1",
+        fields={
+            "status": ("draft", "review"),
+            "rank": (None, 2),
+            "note": ("draft", "x"),  # no choices: the value as it is
+        },
+    )
+    message = conflict_message(Conflict(Story, 1, "t:1", "t:2", [change]))
+    assert message.startswith(
+        "alice changed Status from “Draft” to “In review”; Rank from (empty) to “Second”; "
+        "Note from “draft” to “x”, since you opened this form."
+    )
 
 
 # -- the model's channel (live list pages) ---------------------------------------------
