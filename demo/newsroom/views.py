@@ -47,13 +47,15 @@ class EditorNameMixin:
     """
 
     def get_pusher_payload(self, event: str) -> dict[str, Any]:
-        return add_user_name(super().get_pusher_payload(event), self.get_pusher_user())
+        payload = super().get_pusher_payload(event)
+        # payload["user_name"] = full name, else username (newsroom/people.py; the
+        # admin adds it too, so pages name users alike wherever they saved).
+        return add_user_name(payload, self.get_pusher_user())
 
 
 # --8<-- [end:name]
 
 
-# --8<-- [start:list]
 class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
     """The article list; its template subscribes to the model's channel, so that
     new, changed and deleted articles show up without a reload (editors only:
@@ -72,9 +74,6 @@ class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
             names = {str(user.pk): display_name(user) for user in users}
         context["author_names"] = names
         return context
-
-
-# --8<-- [end:list]
 
 
 # --8<-- [start:detail]
