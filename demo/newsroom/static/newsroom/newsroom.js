@@ -200,7 +200,6 @@
     }
     const changed = data.changed || {};
     const names = Object.keys(changed);
-    const kept = [];
     for (const name of names) {
       for (const element of document.querySelectorAll('[data-field="' + name + '"]')) {
         element.textContent = displayValue(name, changed[name]);
@@ -209,8 +208,8 @@
         }
         flash(element);
       }
-      if (form && applyToForm(name, changed[name], who)) {
-        kept.push(fieldLabel(name));
+      if (form) {
+        applyToForm(name, changed[name], who); // flags the fields whose edits it kept
       }
     }
     const lastChange = document.getElementById("last-change");
