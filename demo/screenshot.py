@@ -62,10 +62,20 @@ def capture(workdir: Path) -> tuple[Path, Path]:
             alice.wait_for_selector("#presence .intent-editing", timeout=TIMEOUT_MS)
             bob.wait_for_selector("#presence .member", timeout=TIMEOUT_MS)
 
-            # Bob saves from a second tab; his open form stays on screen.
+            # Bob types a new title: his form, as he is about to save it.
+            title = "City council approves the riverside tram line, 31 to 12"
+            bob.fill("#id_title", title)
+            bob.locator("#id_title").blur()
+            bob.wait_for_timeout(1_000)  # the presence bar's fade-in
+            bob_png = workdir / "bob.png"
+            bob.screenshot(path=str(bob_png))
+
+            # He saves it from a second tab, so that his form stays open; it would
+            # now say it is older than the article (the collision guard), so its
+            # picture was taken first.
             saving = bob.context.new_page()
             saving.goto(article + "edit/")
-            saving.fill("#id_title", "City council approves the riverside tram line, 31 to 12")
+            saving.fill("#id_title", title)
             saving.click("#article-form button[type=submit]")
             saving.wait_for_url("**" + article)
             saving.close()
@@ -74,9 +84,7 @@ def capture(workdir: Path) -> tuple[Path, Path]:
             alice.wait_for_timeout(2_000)
 
             alice_png = workdir / "alice.png"
-            bob_png = workdir / "bob.png"
             alice.screenshot(path=str(alice_png))
-            bob.screenshot(path=str(bob_png))
         finally:
             browser.close()
     return alice_png, bob_png

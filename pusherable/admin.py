@@ -37,13 +37,13 @@ from .delivery import clean_socket_id, model_channel_events, send
 from .events import Event
 from .guard import (
     changed_field_values,
+    changed_form_fields,
     fetch_stored,
     find_conflict,
     form_labels,
     install_version_field,
     refuse_stale_save,
     submitted_version,
-    version_field_name,
 )
 from .history import record_change
 from .mixins import SOCKET_ID_HEADER
@@ -287,8 +287,7 @@ class PusherableAdminMixin(_AdminBase):
                 [self.build_pusher_event(request, obj, self.pusher_created_event_name)]
             )
             return
-        hidden = version_field_name(form)
-        changed = [name for name in form.changed_data if name != hidden]
+        changed = changed_form_fields(form)
         stored = getattr(form, STORED_ATTRIBUTE, None)
         previous_version = self.get_pusher_version(stored) if stored is not None else None
         version = self.get_pusher_version(obj)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models, router, transaction
 from django.utils.text import capfirst
 
@@ -34,6 +35,7 @@ from .payload import json_safe, serialize_object
 __all__ = [
     "Conflict",
     "changed_field_values",
+    "changed_form_fields",
     "conflict_message",
     "describe_value",
     "fetch_stored",
@@ -180,6 +182,20 @@ def _label(model: type[models.Model], name: str, labels: Mapping[str, str] | Non
         return name
 
 
+def _choice_label(model: type[models.Model], name: str, value: Any) -> Any:
+    """The label of ``value`` when the field has choices (“In review”, not “review”)."""
+    if value is None or isinstance(value, (list, dict)):
+        return value
+    try:
+        choices = getattr(model._meta.get_field(name), "flatchoices", None) or ()
+    except FieldDoesNotExist:
+        return value
+    for key, label in choices:
+        if key == value or json_safe(key) == value:
+            return str(label)
+    return value
+
+
 def _describe_change(
     model: type[models.Model], change: Change, labels: Mapping[str, str] | None
 ) -> str:
@@ -190,7 +206,7 @@ def _describe_change(
         if values is None:
             parts.append(label)
         else:
-            old, new = values
+            old, new = (_choice_label(model, name, value) for value in values)
             parts.append(f"{label} from {describe_value(old)} to {describe_value(new)}")
     if not parts:
         return f"{who} saved it"
@@ -255,6 +271,46 @@ def changed_field_values(
     new = serialize_object(after, fields, exclude)
     old = serialize_object(before, fields, exclude) if before is not None else {}
     return {name: (old.get(name), new[name]) if name in new else None for name in names}
+
+
+def _unify_line_endings(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _same_text(old: Any, new: Any) -> bool:
+    """Whether two strings differ at most in their line endings."""
+    if not isinstance(old, str) or not isinstance(new, str):
+        return False
+    return _unify_line_endings(old) == _unify_line_endings(new)
+
+
+def _submitted_value(form: forms.BaseForm, name: str) -> Any:
+    cleaned = getattr(form, "cleaned_data", None)
+    if cleaned is not None and name in cleaned:
+        return cleaned[name]
+    bound = form[name]
+    try:
+        return bound.field.to_python(bound.data)
+    except ValidationError:
+        return bound.data
+
+
+def changed_form_fields(form: forms.BaseForm) -> list[str]:
+    """The names in ``form.changed_data`` whose value really changed.
+
+    Leaves out the guard's own version field, and text whose only difference is
+    its line endings: browsers send a textarea's line breaks as ``\\r\\n``, so
+    Django reports an untouched multi-line text stored with ``\\n`` as changed.
+    """
+    hidden = version_field_name(form)
+    names = []
+    for name in form.changed_data:
+        if name == hidden:
+            continue
+        if name in form.fields and _same_text(form[name].initial, _submitted_value(form, name)):
+            continue
+        names.append(name)
+    return names
 
 
 def form_labels(form: forms.BaseForm, names: Sequence[str] | None = None) -> dict[str, str]:

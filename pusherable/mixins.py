@@ -42,13 +42,13 @@ from .events import Event
 from .guard import (
     Conflict,
     changed_field_values,
+    changed_form_fields,
     fetch_stored,
     find_conflict,
     form_labels,
     install_version_field,
     refuse_stale_save,
     submitted_version,
-    version_field_name,
 )
 from .history import record_change
 from .payload import build_payload, changed_values
@@ -295,12 +295,13 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
         return form
 
     def get_pusher_changed_fields(self, form: BaseForm) -> list[str]:
-        """The names of the fields the save changed: ``form.changed_data``.
+        """The names of the fields the save changed: ``form.changed_data``, less the
+        version field and text that differs only in its line endings (see
+        :func:`pusherable.guard.changed_form_fields`).
 
         An empty list sends no ``updated`` event.
         """
-        hidden = version_field_name(form)
-        return [name for name in form.changed_data if name != hidden]
+        return changed_form_fields(form)
 
     def get_pusher_payload(self, event: str) -> dict[str, Any]:
         payload = super().get_pusher_payload(event)

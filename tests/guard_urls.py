@@ -6,7 +6,7 @@ from django.views.generic import CreateView, ListView, UpdateView
 
 from pusherable.admin import PusherableAdminMixin
 from pusherable.mixins import PusherCreateMixin, PusherUpdateMixin
-from tests.testapp.models import Account, Article, Tag
+from tests.testapp.models import Account, Article, Document, Tag
 from tests.testapp.views import ARTICLE_FORM_FIELDS
 
 
@@ -38,6 +38,15 @@ class TagEdit(PusherUpdateMixin, UpdateView):
 
     model = Tag
     fields = ["name"]
+    template_name = "guard_tests/form.html"
+    success_url = "/done/"
+
+
+class DocumentEdit(PusherUpdateMixin, UpdateView):
+    """Guarded by a digest, with a multi-line text field."""
+
+    model = Document
+    fields = ["content"]
     template_name = "guard_tests/form.html"
     success_url = "/done/"
 
@@ -97,5 +106,6 @@ urlpatterns = [
     ),
     path("articles/<int:pk>/quiet/", QuietListArticleEdit.as_view(), name="guard-article-quiet"),
     path("tags/<int:pk>/edit/", TagEdit.as_view(), name="guard-tag-edit"),
+    path("documents/<path:pk>/edit/", DocumentEdit.as_view(), name="guard-document-edit"),
     path("accounts/<int:pk>/edit/", AccountEdit.as_view(), name="guard-account-edit"),
 ]

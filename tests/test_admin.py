@@ -174,6 +174,18 @@ def test_save_without_changes_sends_nothing(client, bob, article, commit):
     assert outbox == []
 
 
+def test_line_endings_alone_are_no_change(client, bob, article, commit):
+    Article.objects.filter(pk=article.pk).update(body="One.\nTwo.")
+    article.refresh_from_db()
+    version = open_change_form(client, bob, article)
+    with commit():
+        response = client.post(
+            change_url(article), post_data(article, version, body="One.\r\nTwo.")
+        )
+    assert response.status_code == 302
+    assert outbox == []
+
+
 def test_sender_tab_is_excluded(client, bob, article, commit):
     version = open_change_form(client, bob, article)
     with commit():

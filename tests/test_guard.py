@@ -10,14 +10,23 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from django import forms
 from django.core.cache import cache
+from django.db import models
 from django.test import override_settings
+from django.test.utils import isolate_apps
 from django.urls import reverse
 
 from pusherable import trigger_for
 from pusherable.exceptions import ConfigurationError
-from pusherable.guard import conflict_message, describe_value, find_conflict
-from pusherable.history import changes_since, object_history, record_change
+from pusherable.guard import (
+    Conflict,
+    changed_form_fields,
+    conflict_message,
+    describe_value,
+    find_conflict,
+)
+from pusherable.history import Change, changes_since, object_history, record_change
 from pusherable.testing import outbox
 from pusherable.versions import object_version, version_digest, version_field_of
 from tests.testapp.models import Account, Article, Document, Tag, Ticket
@@ -355,6 +364,57 @@ def test_digest_guard_on_a_model_without_auto_now(client, alice, bob, commit):
     assert Tag.objects.get(pk=tag.pk).name == "politics"
 
 
+def test_line_endings_alone_do_not_trip_the_guard(client, alice, bob, commit):
+    """A browser save of untouched text (CRLF for LF) moves the digest, but changes nothing."""
+    document = Document.objects.create(key="notes", content="One.\nTwo.")
+    url = reverse("guard-document-edit", args=[document.pk])
+    stale = open_form(client, bob, url)
+    version = open_form(client, alice, url)
+    with commit():
+        response = client.post(url, {"content": "One.\r\nTwo.", "pusherable_version": version})
+    assert response.status_code == 302
+    assert outbox == []  # nothing changed, so nothing was announced
+    [change] = object_history(Document, document.pk)
+    assert change.fields == {}
+
+    client.force_login(bob)
+    with commit():
+        response = client.post(url, {"content": "One.\r\nThree.", "pusherable_version": stale})
+    assert response.status_code == 302
+    assert Document.objects.get(pk=document.pk).content == "One.\r\nThree."
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea)
+    count = forms.IntegerField()
+    pusherable_version = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "expected"),
+    [
+        ("a\r\nb\r\nc", "1", []),  # CRLF for LF: no change
+        ("a\rb\rc", "1", []),  # lone CR too
+        ("a\r\nb\r\nc", "2", ["count"]),
+        ("a\r\nb\r\nd", "1", ["text"]),
+        ("a\r\n\r\nb\r\nc", "1", ["text"]),  # an added line is a change
+    ],
+)
+def test_changed_form_fields_ignore_line_endings_only(text, count, expected):
+    form = NoteForm(
+        data={"text": text, "count": count, "pusherable_version": "t:new"},
+        initial={"text": "a\nb\nc", "count": 1, "pusherable_version": "t:old"},
+    )
+    assert form.is_valid()
+    assert changed_form_fields(form) == expected
+
+
+def test_changed_form_fields_of_an_invalid_form():
+    form = NoteForm(data={"text": "a\r\nb", "count": "x"}, initial={"text": "a\nb", "count": 1})
+    assert not form.is_valid()
+    assert changed_form_fields(form) == ["count"]
+
+
 def test_sensitive_fields_are_named_but_their_values_never_shown(client, alice, bob, commit):
     account = Account.objects.create(name="shop", password="old-hash")
     url = reverse("guard-account-edit", args=[account.pk])
@@ -411,6 +471,36 @@ def test_describe_value():
     assert describe_value([]) == "(none)"
     assert describe_value({"b": 1, "a": 2}) == '“{"a": 2, "b": 1}”'
     assert describe_value("x" * 100) == "“" + "x" * 59 + "…”"
+
+
+@isolate_apps("tests.testapp")
+def test_conflict_message_names_choices_by_their_labels():
+    class Story(models.Model):
+        status = models.CharField(
+            max_length=10, choices=[("draft", "Draft"), ("review", "In review")]
+        )
+        rank = models.IntegerField(choices=[(1, "First"), (2, "Second")], null=True)
+        note = models.CharField(max_length=10)
+
+        class Meta:
+            app_label = "testapp"
+
+    change = Change(
+        previous_version="t:1",
+        version="t:2",
+        user="alice",
+        user_id="1",
+        fields={
+            "status": ("draft", "review"),
+            "rank": (None, 2),
+            "note": ("draft", "x"),  # no choices: the value as it is
+        },
+    )
+    message = conflict_message(Conflict(Story, 1, "t:1", "t:2", [change]))
+    assert message.startswith(
+        "alice changed Status from “Draft” to “In review”; Rank from (empty) to “Second”; "
+        "Note from “draft” to “x”, since you opened this form."
+    )
 
 
 # -- the model's channel (live list pages) ---------------------------------------------

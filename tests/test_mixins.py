@@ -189,6 +189,34 @@ def test_post_without_changes_sends_nothing(client, article, commit):
     assert outbox == []
 
 
+def test_line_endings_alone_are_no_change(client, article, commit):
+    """Browsers send a textarea's line breaks as CRLF: an untouched text is unchanged."""
+    Article.objects.filter(pk=article.pk).update(body="First.\n\nSecond.")
+    article.refresh_from_db()
+    url = reverse("article-update", args=[article.pk])
+    with commit():
+        response = client.post(url, form_data(article, body="First.\r\n\r\nSecond."))
+    assert response.status_code == 302
+    assert outbox == []
+
+    with commit():
+        client.post(url, form_data(article, body="First.\r\n\r\nSecond.", title="New title"))
+    [event] = outbox
+    assert event.data["changed"] == {"title": "New title"}
+
+
+def test_a_real_change_in_a_multi_line_text_is_reported(client, article, commit):
+    Article.objects.filter(pk=article.pk).update(body="First.\nSecond.")
+    article.refresh_from_db()
+    with commit():
+        client.post(
+            reverse("article-update", args=[article.pk]),
+            form_data(article, body="First.\r\nSecond, longer."),
+        )
+    [event] = outbox
+    assert list(event.data["changed"]) == ["body"]
+
+
 def test_updated_waits_for_the_commit(client, article, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         client.post(

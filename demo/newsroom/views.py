@@ -2,11 +2,14 @@
 
 Rendering a page sends ``view``, ``update`` or ``delete`` on the article's
 channel; saving sends ``updated`` (with the changed fields), ``created`` or
-``deleted`` once the transaction has committed. The tab that saved is left out.
+``deleted`` once the transaction has committed, on the article's channel and on
+the model's (the live article list). The tab that saved is left out. The edit
+form refuses a save made from a form older than the article (the collision guard).
 """
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.contrib.messages.views import SuccessMessageMixin
 from django.db.models import QuerySet
@@ -23,6 +26,7 @@ from pusherable.mixins import (
 
 from .forms import ArticleForm
 from .models import Article
+from .people import add_user_name, display_name
 
 
 class VisibleArticlesMixin:
@@ -44,18 +48,32 @@ class EditorNameMixin:
 
     def get_pusher_payload(self, event: str) -> dict[str, Any]:
         payload = super().get_pusher_payload(event)
-        user = self.get_pusher_user()
-        if user is not None and user.is_authenticated:
-            payload["user_name"] = user.get_full_name() or user.get_username()
-        return payload
+        # payload["user_name"] = full name, else username (newsroom/people.py; the
+        # admin adds it too, so pages name users alike wherever they saved).
+        return add_user_name(payload, self.get_pusher_user())
 
 
 # --8<-- [end:name]
 
 
 class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
+    """The article list; its template subscribes to the model's channel, so that
+    new, changed and deleted articles show up without a reload (editors only:
+    the channel is authorized by the model's permissions)."""
+
     model = Article
     context_object_name = "articles"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # Events carry the author's key; the page shows names, as rendered here.
+        # Only editors receive events, so only they need the names.
+        names = {}
+        if self.request.user.has_perm("newsroom.view_article"):
+            users = get_user_model().objects.filter(is_active=True)
+            names = {str(user.pk): display_name(user) for user in users}
+        context["author_names"] = names
+        return context
 
 
 # --8<-- [start:detail]
@@ -94,14 +112,24 @@ class ArticleCreateView(
 
 # --8<-- [start:update]
 class ArticleUpdateView(
-    PermissionRequiredMixin, SuccessMessageMixin, EditorNameMixin, PusherUpdateMixin, UpdateView
+    PermissionRequiredMixin, EditorNameMixin, PusherUpdateMixin, SuccessMessageMixin, UpdateView
 ):
-    """Sends ``update`` when the form is shown and ``updated`` when it is saved."""
+    """Sends ``update`` when the form is shown and ``updated`` when it is saved.
+
+    A save made from a form older than the article is refused, with an error
+    naming who changed what (``pusher_collision_guard``, on by default).
+    ``newsroom.js`` shows the live "changed by" notice from the
+    ``pusherable:conflict`` event, so pusherable.js's built-in one is off.
+
+    ``SuccessMessageMixin`` comes after ``PusherUpdateMixin``: it adds its message
+    whatever ``form_valid()`` returns, and a refused save is no success.
+    """
 
     model = Article
     form_class = ArticleForm
     permission_required = "newsroom.change_article"
     success_message = "Article saved."
+    pusher_collision_notice = False
 
 
 # --8<-- [end:update]

@@ -1,14 +1,20 @@
 /*
  * The newsroom's pusherable_notify: django-pusherable calls it for every event
- * on the article's presence channel.
+ * of the channels the page subscribed to.
  *
+ * On an article's pages (its presence channel):
  * - pusherable:here / joined / left / intent keep the presence bar
  *   ("Alice is viewing", "Bob is editing");
  * - view / update / delete (someone opened a page) go to the activity list;
  * - updated puts the changed fields on the page; an open edit form takes the
- *   new value of the fields its user has not touched, flags the others, and
- *   says who changed what;
+ *   new value of the fields its user has not touched and flags the others;
+ * - pusherable:conflict (from pusherable.js: the open form is now older than
+ *   the article) says who changed what since the form was opened; saving such
+ *   a form is refused by the server with the same news;
  * - deleted shows a banner and locks the form.
+ *
+ * On the article list (the model's channel): created / updated / deleted add,
+ * change and remove rows, newest first.
  */
 (function () {
   "use strict";
@@ -18,9 +24,12 @@
   const choicesElement = document.getElementById("newsroom-choices");
   const choices = choicesElement ? JSON.parse(choicesElement.textContent) : {};
   const form = document.getElementById("article-form");
+  const rows = document.getElementById("article-rows"); // the article list
 
   /** Everyone else on this article: user id -> {name, intent}. */
   const members = new Map();
+  /** Display names seen in events (user id -> "Bob"), for pusherable:conflict. */
+  const knownNames = new Map();
 
   const INTENT_WORDS = { viewing: "is viewing", editing: "is editing" };
 
@@ -34,8 +43,12 @@
     if (data.user_id != null && String(data.user_id) === me) {
       return "You";
     }
+    if (data.user_id != null && data.user_name) {
+      knownNames.set(String(data.user_id), data.user_name);
+    }
     const member = members.get(String(data.user_id));
-    return data.user_name || (member && member.name) || data.user || "Someone";
+    const known = knownNames.get(String(data.user_id));
+    return data.user_name || known || (member && member.name) || data.user || "Someone";
   }
 
   function fieldLabel(name) {
@@ -157,7 +170,8 @@
     if (!input) {
       return false;
     }
-    const text = value == null ? "" : String(value);
+    // A textarea's value has "\n" line breaks; text saved from a browser has "\r\n".
+    const text = value == null ? "" : String(value).replace(/\r\n?/g, "\n");
     const row = form.querySelector('[data-field-row="' + name + '"]');
     const note = row && row.querySelector(".remote-change");
     if (isUntouched(input)) {
@@ -186,7 +200,6 @@
     }
     const changed = data.changed || {};
     const names = Object.keys(changed);
-    const kept = [];
     for (const name of names) {
       for (const element of document.querySelectorAll('[data-field="' + name + '"]')) {
         element.textContent = displayValue(name, changed[name]);
@@ -195,8 +208,8 @@
         }
         flash(element);
       }
-      if (form && applyToForm(name, changed[name], who)) {
-        kept.push(fieldLabel(name));
+      if (form) {
+        applyToForm(name, changed[name], who); // flags the fields whose edits it kept
       }
     }
     const lastChange = document.getElementById("last-change");
@@ -206,17 +219,64 @@
     const fields = joinWords(names.map(fieldLabel)) || "this article";
     logActivity(who + " changed " + fields.toLowerCase());
     if (fromMe) {
-      return; // saved from another tab of mine: nothing to warn about
+      return; // saved from another tab of mine: nothing to warn about here
     }
     if (form) {
-      let text = "Changed by " + who + " since you opened this form: " + fields + ".";
-      if (kept.length) {
-        text += " Your edits to " + joinWords(kept) + " are kept; check them before saving.";
-      }
-      showNotice(text, { reload: true });
-    } else {
-      showNotice(who + " just changed " + fields + ".");
+      // The library tells an open form it is out of date: pusherable:conflict.
+      return;
     }
+    showNotice(who + " just changed " + fields + ".");
+  }
+
+  // --8<-- [start:conflict]
+  /** The form is older than the article: say who changed what since it was opened. */
+  function onConflict(data) {
+    if (data.deleted || !form) {
+      return; // a deletion has its banner
+    }
+    const people = [];
+    const labels = [];
+    const details = [];
+    for (const change of data.changes || []) {
+      let who = actor({ user_id: change.user_id, user: change.user });
+      who = who === "You" ? "you (in another tab)" : who;
+      if (!people.includes(who)) {
+        people.push(who);
+      }
+      for (const [name, field] of Object.entries(change.fields || {})) {
+        if (!labels.includes(field.label)) {
+          labels.push(field.label);
+        }
+        const item = document.createElement("li");
+        item.textContent =
+          field.label + ": " + quote(name, field.old) + " \u2192 " + quote(name, field.new);
+        details.push(item);
+      }
+    }
+    const fields = joinWords(labels) || "the article";
+    const kept = Array.from(form.querySelectorAll(".field.conflict"), (row) =>
+      fieldLabel(row.dataset.fieldRow)
+    );
+    let text = "Changed by " + joinWords(people) + " since you opened this form: " + fields + ".";
+    if (kept.length) {
+      text += " Your edits to " + joinWords(kept) + " are kept; check them before saving.";
+    }
+    const list = document.createElement("ul");
+    list.className = "conflict-fields";
+    list.append(...details);
+    const help = document.createElement("p");
+    help.className = "conflict-help";
+    help.textContent = "If you save anyway, you are first shown what you would overwrite.";
+    showNotice(text, { reload: true, extra: [list, help] });
+  }
+  // --8<-- [end:conflict]
+
+  function quote(name, value) {
+    const text = displayValue(name, value);
+    if (text === "") {
+      return "(empty)";
+    }
+    return "\u201c" + (text.length > 60 ? text.slice(0, 59) + "\u2026" : text) + "\u201d";
   }
 
   function showNotice(text, options) {
@@ -230,6 +290,9 @@
       link.href = window.location.pathname;
       link.textContent = "Reload";
       notice.append(" ", link);
+    }
+    if (options && options.extra) {
+      notice.append(...options.extra);
     }
     notice.hidden = false;
     flash(notice);
@@ -255,6 +318,132 @@
       }
     }
     logActivity(who + " deleted this article");
+  }
+
+  /* The live article list ---------------------------------------------- */
+
+  const authorsElement = document.getElementById("newsroom-authors");
+  const authors = authorsElement ? JSON.parse(authorsElement.textContent) : {};
+
+  /** The list's "live" line: shown once subscribed, hidden for those refused. */
+  function setListState(state, text) {
+    const line = document.getElementById("list-live");
+    if (!line) {
+      return;
+    }
+    line.dataset.state = state;
+    line.textContent = text;
+    line.hidden = !text;
+  }
+
+  function showListNews(text) {
+    const news = document.getElementById("list-news");
+    if (news) {
+      news.textContent = text;
+      news.hidden = false;
+      flash(news);
+    }
+  }
+
+  function detailUrl(pk) {
+    return rows.dataset.detailUrl.replace(/\/0\/$/, "/" + encodeURIComponent(pk) + "/");
+  }
+
+  function cell(row, field) {
+    return row.querySelector('[data-field="' + field + '"]');
+  }
+
+  function newRow(pk) {
+    const row = document.createElement("tr");
+    row.dataset.pk = String(pk);
+    const link = document.createElement("a");
+    link.href = detailUrl(pk);
+    link.dataset.field = "title";
+    const status = document.createElement("span");
+    status.dataset.field = "status";
+    const cells = [link, "section", status, "author", document.createElement("time")].map(
+      (content) => {
+        const td = document.createElement("td");
+        if (typeof content === "string") {
+          td.dataset.field = content;
+        } else {
+          td.append(content);
+        }
+        return td;
+      }
+    );
+    row.append(...cells);
+    return row;
+  }
+
+  /** Adds or refreshes the article's row, and moves it to the top (newest first). */
+  function showRow(data) {
+    const article = data.object || {};
+    let row = rows.querySelector('tr[data-pk="' + CSS.escape(String(data.pk)) + '"]');
+    if (!row) {
+      row = newRow(data.pk);
+    }
+    cell(row, "title").textContent = article.title;
+    cell(row, "section").textContent = displayValue("section", article.section);
+    const status = cell(row, "status");
+    status.textContent = displayValue("status", article.status);
+    status.className = "status status-" + article.status;
+    const authorId = article.author == null ? null : String(article.author);
+    let author = authorId === null ? "—" : authors[authorId];
+    if (author === undefined) {
+      author = authorId === String(data.user_id) ? actor(data) : "—";
+    }
+    cell(row, "author").textContent = author;
+    const time = row.querySelector("time");
+    time.dateTime = new Date().toISOString();
+    time.textContent = "just now";
+    for (const empty of rows.querySelectorAll(".empty-row")) {
+      empty.remove();
+    }
+    rows.prepend(row);
+    flash(row);
+  }
+
+  function removeRow(pk) {
+    const row = rows.querySelector('tr[data-pk="' + CSS.escape(String(pk)) + '"]');
+    if (row) {
+      row.remove();
+    }
+    if (!rows.querySelector("tr[data-pk]") && !rows.querySelector(".empty-row")) {
+      const empty = document.createElement("tr");
+      empty.className = "empty-row";
+      const td = document.createElement("td");
+      td.colSpan = 5;
+      td.className = "empty";
+      td.textContent = "No articles yet.";
+      empty.append(td);
+      rows.append(empty);
+    }
+  }
+
+  function titleOf(data) {
+    const article = data.object;
+    return article && article.title ? "\u201c" + article.title + "\u201d" : "an article";
+  }
+
+  /** An article was added, changed or deleted somewhere: the list follows. */
+  function onListEvent(event, data) {
+    const who = actor(data);
+    if (event === "deleted") {
+      removeRow(data.pk);
+      showListNews(who + " deleted " + titleOf(data) + ".");
+    } else if (data.truncated) {
+      // Too large to carry the article: say so, and let the user reload.
+      showListNews(who + " changed an article. ");
+      const link = document.createElement("a");
+      link.href = window.location.pathname;
+      link.textContent = "Reload";
+      document.getElementById("list-news").append(link);
+    } else {
+      showRow(data);
+      const verb = event === "created" ? " added " : " changed ";
+      showListNews(who + verb + titleOf(data) + ".");
+    }
   }
 
   /* The callback -------------------------------------------------------- */
@@ -323,10 +512,34 @@
     },
     updated: onUpdated,
     deleted: onDeleted,
+    "pusherable:conflict": onConflict,
+  };
+
+  // The article list listens to the model's channel: every article, three events.
+  const listHandlers = {
+    "pusherable:subscribed"() {
+      setListState("live", "Live: new, changed and deleted articles show up here.");
+    },
+    "pusherable:state"(data) {
+      if (data.current === "unavailable" || data.current === "failed") {
+        setListState("offline", "The live server cannot be reached; retrying…");
+      }
+    },
+    "pusherable:error"(data) {
+      if (data.reason === "pusher_js_missing") {
+        setListState("offline", "pusher-js is missing: run npm ci, then reload.");
+      } else if (data.source === "subscribe") {
+        // A reader is refused the channel: the page works as it is, without news.
+        setListState("refused", "");
+      }
+    },
+    created: (data) => onListEvent("created", data),
+    updated: (data) => onListEvent("updated", data),
+    deleted: (data) => onListEvent("deleted", data),
   };
 
   window.pusherable_notify = function (event, data) {
-    const handler = handlers[event];
+    const handler = (rows ? listHandlers : handlers)[event];
     if (handler) {
       handler(data || {});
     }
