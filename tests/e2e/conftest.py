@@ -6,7 +6,6 @@ import contextlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from django.urls import reverse
 
 from pusherable.channels import channel_for
 from pusherable.server.testing import RunningServer, run_server
+from tests.chromium import require_chromium
 from tests.e2e.harness import (
     BrowserThread,
     BrowserUser,
@@ -28,22 +28,16 @@ from tests.e2e.harness import (
 from tests.e2e.views import PUSHER_JS
 from tests.testapp.models import Article
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 #: A short grace period, so that "left" arrives quickly; tests that need it longer say so.
 GRACE_PERIOD = 0.3
 
 
 @pytest.fixture(scope="module")
 def browser_thread() -> Iterator[BrowserThread]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "Debian's Chromium is not installed at /usr/bin/chromium "
-            "(apt-get install chromium, or `make chromium`)"
-        )
+    chromium = require_chromium()
     if not PUSHER_JS.is_file():
         pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
-    thread = BrowserThread(str(CHROMIUM))
+    thread = BrowserThread(str(chromium))
     yield thread
     thread.close()
 

@@ -39,9 +39,9 @@ from django.db import connections
 from django.test.testcases import LiveServerThread
 
 from pusherable import signals
+from tests.chromium import launch_chromium
 
 __all__ = [
-    "CHROMIUM_ARGS",
     "BrowserThread",
     "BrowserUser",
     "DjangoServer",
@@ -52,15 +52,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 #: Playwright's own timeout for one step (navigation, wait), in milliseconds.
 STEP_TIMEOUT_MS = 15_000
@@ -203,10 +194,8 @@ class BrowserThread:
         try:
             self._playwright = self.call(self._start_playwright)
             self.browser = self.call(
-                lambda: self._playwright.chromium.launch(
-                    executable_path=executable_path,
-                    args=CHROMIUM_ARGS,
-                    timeout=STEP_TIMEOUT_MS * 2,
+                lambda: launch_chromium(
+                    self._playwright, executable_path, timeout=STEP_TIMEOUT_MS * 2
                 )
             )
         except BaseException:

@@ -15,16 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import launch_chromium, require_chromium
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PUSHER_JS = ROOT / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"
 PASSWORD = "live-pw"
 
@@ -36,11 +29,10 @@ LIVE_TIMEOUT_MS = 15_000
 @pytest.fixture(scope="session")
 def chromium_path() -> Path:
     pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+    chromium = require_chromium()
     if not PUSHER_JS.exists():
         pytest.skip("node_modules/pusher-js is missing: run `npm ci` (make test does)")
-    return CHROMIUM
+    return chromium
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +54,7 @@ def browser(chromium_path, django_db_setup):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(chromium_path), args=CHROMIUM_ARGS
-            )
+            browser = launch_chromium(playwright, chromium_path)
             try:
                 yield browser
             finally:
