@@ -6,7 +6,6 @@ from html import unescape
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.cache import cache
 from django.urls import reverse
 
 from pusherable.history import object_history
@@ -14,26 +13,12 @@ from pusherable.testing import outbox
 from pusherable.versions import object_version
 from tests.testapp.models import Account, Article, Tag
 
-pytestmark = pytest.mark.urls("tests.guard_urls")
+pytestmark = [pytest.mark.urls("tests.guard_urls"), pytest.mark.usefixtures("empty_cache")]
 
 VERSION_INPUT_RE = re.compile(r'<input type="hidden" name="pusherable_version" value="([^"]*)"')
 SUBSCRIPTION_RE = re.compile(
     r"<script type=\"application/json\" data-pusherable-subscription>(.*?)</script>"
 )
-
-
-@pytest.fixture(autouse=True)
-def clean_state():
-    outbox.clear()
-    cache.clear()
-    yield
-    outbox.clear()
-    cache.clear()
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

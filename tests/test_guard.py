@@ -3,10 +3,7 @@
 Every request here is a plain form POST, as a browser without JavaScript sends it.
 """
 
-import datetime
 import re
-import uuid
-from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -31,48 +28,14 @@ from pusherable.testing import outbox
 from pusherable.versions import object_version, version_digest, version_field_of
 from tests.testapp.models import Account, Article, Document, Tag, Ticket
 
-pytestmark = pytest.mark.urls("tests.guard_urls")
+pytestmark = [pytest.mark.urls("tests.guard_urls"), pytest.mark.usefixtures("empty_cache")]
 
 VERSION_INPUT_RE = re.compile(r'<input type="hidden" name="pusherable_version" value="([^"]*)"')
-
-
-@pytest.fixture(autouse=True)
-def clean_state():
-    outbox.clear()
-    cache.clear()
-    yield
-    outbox.clear()
-    cache.clear()
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def alice(db, django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw")
 
 
 @pytest.fixture
 def bob(db, django_user_model):
     return django_user_model.objects.create_user("bob", password="pw")
-
-
-@pytest.fixture
-def article(db, alice):
-    article = Article.objects.create(
-        title="Hello",
-        body="Body",
-        author=alice,
-        price=Decimal("3.20"),
-        reference=uuid.UUID(int=7),
-        published_on=datetime.date(2024, 5, 1),
-        metadata={"lang": "en"},
-    )
-    article.tags.set([Tag.objects.create(name="news")])
-    return article
 
 
 def form_data(article, version=None, **changes):

@@ -1,7 +1,6 @@
 """The intent endpoint: authorized like the channel, then a server-signed event."""
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 
 from pusherable import presence
@@ -18,13 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def clean_state():
-    outbox.clear()
-    cache.clear()
+def object_permissions(empty_cache):
     with override_settings(AUTHENTICATION_BACKENDS=OBJECT_BACKENDS):
         yield
-    outbox.clear()
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
 """Every event of every mixin, through real views and the test client."""
 
-import datetime
 import logging
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.test import RequestFactory, override_settings
@@ -16,39 +14,6 @@ from pusherable.payload import serialize_object
 from pusherable.testing import outbox
 from tests.testapp import views
 from tests.testapp.models import Account, Article, Document, EmailUser, Tag, Ticket
-
-
-@pytest.fixture(autouse=True)
-def empty_outbox():
-    outbox.clear()
-    yield
-    outbox.clear()
-
-
-@pytest.fixture
-def commit(django_capture_on_commit_callbacks):
-    """Run what the request queued for after the commit, as production would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def alice(db, django_user_model):
-    return django_user_model.objects.create_user("alice", password="pw")
-
-
-@pytest.fixture
-def article(db, alice):
-    article = Article.objects.create(
-        title="Hello",
-        body="Body",
-        author=alice,
-        price=Decimal("3.20"),
-        reference=uuid.UUID(int=7),
-        published_on=datetime.date(2024, 5, 1),
-        metadata={"lang": "en"},
-    )
-    article.tags.set([Tag.objects.create(name="news")])
-    return article
 
 
 def form_data(article, **changes):

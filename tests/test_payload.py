@@ -32,13 +32,6 @@ from pusherable.testing import outbox
 from tests.testapp.models import Account, Article, Attachment, EmailUser, Tag
 
 
-@pytest.fixture(autouse=True)
-def empty_outbox():
-    outbox.clear()
-    yield
-    outbox.clear()
-
-
 @pytest.fixture
 def article(db, django_user_model):
     author = django_user_model.objects.create_user("alice", password="pw")

@@ -7,7 +7,6 @@ import logging
 import time
 
 import pytest
-from django.core.cache import cache
 from django.test import Client, override_settings
 
 from pusherable import presence, signals
@@ -18,12 +17,7 @@ from tests.testapp.models import Article
 
 WEBHOOK_URL = "/pusherable/webhook/"
 
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 class Recorder:
