@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from pusherable.backends.pusher import Backend
 from pusherable.testing import outbox
+from tests.fake_pusher import FakePusher
 from tests.testapp.models import Article, Tag
 
 
@@ -57,3 +59,29 @@ def article(db, alice):
     )
     article.tags.set([Tag.objects.create(name="news")])
     return article
+
+
+@pytest.fixture
+def api():
+    """The fake Pusher HTTP API of :mod:`tests.fake_pusher`, on 127.0.0.1."""
+    with FakePusher() as server:
+        yield server
+
+
+@pytest.fixture
+def make_backend(api):
+    """``make_backend(**options)``: a pusher backend aimed at ``api``, closed after the test."""
+    backends = []
+
+    def make(**options):
+        options.setdefault("client_options", api.client_options())
+        options.setdefault("retry_backoff", (0.01, 0.05))
+        backend = Backend(**options)
+        backends.append(backend)
+        return backend
+
+    yield make
+    # A test may leave the API hanging; close() would then wait out its timeout.
+    api.hang = False
+    for backend in backends:
+        backend.close(timeout=1)

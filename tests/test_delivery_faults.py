@@ -5,6 +5,7 @@ No assertion is about time: that a page does not wait is shown by the work
 happening on the worker thread while the API still holds the request.
 """
 
+import functools
 import logging
 import multiprocessing
 import os
@@ -19,36 +20,16 @@ import pytest
 from django.test import override_settings
 
 from pusherable import delivery
-from pusherable.backends.pusher import Backend
 from pusherable.events import Event
 from pusherable.signals import delivery_failed
-from tests.fake_pusher import FakePusher
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def api():
-    with FakePusher() as server:
-        yield server
-
-
-@pytest.fixture
-def make_backend(api):
-    backends = []
-
-    def make(**options):
-        options.setdefault("client_options", api.client_options())
-        options.setdefault("retry_backoff", (0.01, 0.05))
-        options.setdefault("timeout", 2.0)
-        backend = Backend(**options)
-        backends.append(backend)
-        return backend
-
-    yield make
-    api.hang = False
-    for backend in backends:
-        backend.close(timeout=1)
+def make_backend(make_backend):
+    """The suite's ``make_backend``, with a short request timeout: the API hangs here."""
+    return functools.partial(make_backend, timeout=2.0)
 
 
 @pytest.fixture

@@ -18,29 +18,6 @@ from pusherable.exceptions import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from tests.fake_pusher import FakePusher
-
-
-@pytest.fixture
-def api():
-    with FakePusher() as server:
-        yield server
-
-
-@pytest.fixture
-def make_backend(api):
-    backends = []
-
-    def make(**options):
-        options.setdefault("client_options", api.client_options())
-        options.setdefault("retry_backoff", (0.01, 0.05))
-        backend = Backend(**options)
-        backends.append(backend)
-        return backend
-
-    yield make
-    for backend in backends:
-        backend.close(timeout=1)
 
 
 def test_events_are_batched_one_item_per_channel(api, make_backend):

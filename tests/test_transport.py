@@ -25,28 +25,6 @@ from pusherable.exceptions import ConfigurationError, TransientDeliveryError
 from tests.fake_pusher import FakePusher
 
 
-@pytest.fixture
-def api():
-    with FakePusher() as server:
-        yield server
-
-
-@pytest.fixture
-def make_backend(api):
-    backends = []
-
-    def make(**options):
-        options.setdefault("client_options", api.client_options())
-        options.setdefault("retry_backoff", (0.01, 0.05))
-        backend = Backend(**options)
-        backends.append(backend)
-        return backend
-
-    yield make
-    for backend in backends:
-        backend.close(timeout=1)
-
-
 def lean_client(options: dict[str, Any]) -> pusher.Pusher:
     return pusher.Pusher(**options, backend=KeepAliveTransport)
 
