@@ -15,11 +15,12 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from pusherable.server.testing import PusherEndpoint  # noqa: E402 (needs ROOT on the path)
 
 ORIGINAL_VERSION = "0.2.0"
 
@@ -59,7 +60,7 @@ def fake_api(latency: float = 0.0):
             process.wait()
 
 
-class FakeAPI:
+class FakeAPI(PusherEndpoint):
     app_id, key, secret = "123456", "fake-key", "fake-secret"
 
     def __init__(self, host: str, port: int) -> None:
@@ -68,26 +69,6 @@ class FakeAPI:
     def stats(self) -> dict[str, int]:
         with urllib.request.urlopen(f"http://{self.host}:{self.port}/_stats", timeout=5) as r:
             return json.loads(r.read())
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "PUSHER_APP_ID": self.app_id,
-            "PUSHER_KEY": self.key,
-            "PUSHER_SECRET": self.secret,
-            "PUSHER_HOST": self.host,
-            "PUSHER_PORT": self.port,
-            "PUSHER_SSL": False,
-        }
-
-    def client_options(self) -> dict[str, Any]:
-        return {
-            "app_id": self.app_id,
-            "key": self.key,
-            "secret": self.secret,
-            "host": self.host,
-            "port": self.port,
-            "ssl": False,
-        }
 
 
 def load_original() -> ModuleType | None:

@@ -132,15 +132,7 @@ def main() -> None:
     print(f"Load average before: {load_average()}")
     rows = []
     with run_server() as server:
-        options = {
-            "app_id": server.app_id,
-            "key": server.key,
-            "secret": server.secret,
-            "host": server.host,
-            "port": server.port,
-            "ssl": False,
-        }
-        rows += measure("bundled server", options, args)
+        rows += measure("bundled server", server.client_options(), args)
     with fake_api(0) as api:
         rows += measure("fake API", api.client_options(), args, lambda: api.stats()["events"])
     print()

@@ -220,15 +220,7 @@ def main() -> int:
     )
     worst = 0.0
     with run_server() as server:
-        server_settings = {
-            "ROOT_URLCONF": __name__,
-            "PUSHER_APP_ID": server.app_id,
-            "PUSHER_KEY": server.key,
-            "PUSHER_SECRET": server.secret,
-            "PUSHER_HOST": server.host,
-            "PUSHER_PORT": server.port,
-            "PUSHER_SSL": False,
-        }
+        server_settings = {"ROOT_URLCONF": __name__, **server.settings()}
         channel = channel_for(article)
         receiver = Receiver(
             {

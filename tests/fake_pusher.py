@@ -25,6 +25,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pusherable.server.testing import PusherEndpoint
+
 __all__ = ["FakePusher"]
 
 
@@ -75,8 +77,12 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST
 
 
-class FakePusher:
-    """A threaded fake of the Pusher HTTP API; see the module docstring."""
+class FakePusher(PusherEndpoint):
+    """A threaded fake of the Pusher HTTP API; see the module docstring.
+
+    ``settings()`` and ``client_options()`` (from :class:`PusherEndpoint`) point
+    the code under test at it.
+    """
 
     #: Longest a request hangs (so that a forgotten ``hang`` cannot block a test run).
     MAX_HANG = 30.0
@@ -228,31 +234,6 @@ class FakePusher:
     def names(self) -> list[str]:
         with self._lock:
             return [event["name"] for event in self.events]
-
-    # -- configuration for the code under test ----------------------------------
-
-    def settings(self) -> dict[str, Any]:
-        """``PUSHER_*`` settings pointing at this server, for ``override_settings``."""
-        return {
-            "PUSHER_APP_ID": self.app_id,
-            "PUSHER_KEY": self.key,
-            "PUSHER_SECRET": self.secret,
-            "PUSHER_HOST": self.host,
-            "PUSHER_PORT": self.port,
-            "PUSHER_SSL": False,
-        }
-
-    def client_options(self, **extra: Any) -> dict[str, Any]:
-        """Keyword arguments for :class:`pusher.Pusher` pointing at this server."""
-        return {
-            "app_id": self.app_id,
-            "key": self.key,
-            "secret": self.secret,
-            "host": self.host,
-            "port": self.port,
-            "ssl": False,
-            **extra,
-        }
 
 
 def main() -> None:

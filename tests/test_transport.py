@@ -354,33 +354,21 @@ def bundled_server():
         yield running
 
 
-def server_options(server: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "app_id": server.app_id,
-        "key": server.key,
-        "secret": server.secret,
-        "host": server.host,
-        "port": server.port,
-        "ssl": False,
-        **extra,
-    }
-
-
 @pytest.mark.e2e
 def test_transport_against_the_bundled_server(bundled_server):
-    client = lean_client(server_options(bundled_server))
+    client = lean_client(bundled_server.client_options())
     assert client.trigger("a", "e", {"ok": True}) == {}
     with pytest.raises(PusherBadAuth, match="Invalid signature"):
-        lean_client(server_options(bundled_server, secret="wrong")).trigger("a", "e", {})
+        lean_client(bundled_server.client_options(secret="wrong")).trigger("a", "e", {})
     with pytest.raises(PusherBadRequest, match="at most 10"):
         client.trigger_batch([{"channel": "a", "name": "e", "data": "x"}] * 11)
     with pytest.raises(PusherBadStatus, match=r"^404: "):
-        lean_client(server_options(bundled_server, app_id="999")).trigger("a", "e", {})
+        lean_client(bundled_server.client_options(app_id="999")).trigger("a", "e", {})
 
 
 @pytest.mark.e2e
 def test_backend_delivers_a_burst_to_the_bundled_server(bundled_server):
-    backend = Backend(client_options=server_options(bundled_server), senders=4)
+    backend = Backend(client_options=bundled_server.client_options(), senders=4)
     try:
         backend.send_events(interleaved_events(channels=16, per_channel=50))
         assert backend.flush(60)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["RunningServer", "ServerStartError", "run_server", "server_command"]
+__all__ = ["PusherEndpoint", "RunningServer", "ServerStartError", "run_server", "server_command"]
 
 _READY_PREFIX = "pusherable server listening on "
 
@@ -39,8 +39,46 @@ class ServerStartError(RuntimeError):
     """Raised when the server exits or stays silent instead of becoming ready."""
 
 
+class PusherEndpoint:
+    """Where a Pusher-compatible HTTP API listens (plain HTTP), and its app's credentials.
+
+    A base for anything that stands in for Pusher in tests: subclasses set
+    ``host``, ``port``, ``app_id``, ``key`` and ``secret``, and get the client
+    options and the Django settings that point at them.
+    """
+
+    host: str
+    port: int
+    app_id: str
+    key: str
+    secret: str
+
+    def client_options(self, **extra: Any) -> dict[str, Any]:
+        """Keyword arguments for :class:`pusher.Pusher` aimed at this API (*extra* override)."""
+        return {
+            "app_id": self.app_id,
+            "key": self.key,
+            "secret": self.secret,
+            "host": self.host,
+            "port": self.port,
+            "ssl": False,
+            **extra,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """``PUSHER_*`` settings aimed at this API, for ``override_settings(**...)``."""
+        return {
+            "PUSHER_APP_ID": self.app_id,
+            "PUSHER_KEY": self.key,
+            "PUSHER_SECRET": self.secret,
+            "PUSHER_HOST": self.host,
+            "PUSHER_PORT": self.port,
+            "PUSHER_SSL": False,
+        }
+
+
 @dataclass
-class RunningServer:
+class RunningServer(PusherEndpoint):
     """A server started by :func:`run_server`."""
 
     host: str
@@ -65,16 +103,7 @@ class RunningServer:
         """A :class:`pusher.Pusher` configured for this server (*options* override)."""
         import pusher
 
-        settings: dict[str, Any] = {
-            "app_id": self.app_id,
-            "key": self.key,
-            "secret": self.secret,
-            "host": self.host,
-            "port": self.port,
-            "ssl": False,
-        }
-        settings.update(options)
-        return pusher.Pusher(**settings)
+        return pusher.Pusher(**self.client_options(**options))
 
     def logs(self) -> str:
         """Everything the server wrote to stderr so far."""

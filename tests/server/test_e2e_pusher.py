@@ -165,3 +165,15 @@ def test_signals_shut_down_cleanly_and_clients_get_4200(signum: int) -> None:
     assert frame["event"] == "pusher:error"
     assert frame["data"]["code"] == 4200
     assert code == 4200
+
+
+def test_settings_and_client_options_point_at_the_server(server: RunningServer) -> None:
+    from django.test import override_settings
+
+    from pusherable.api import get_client
+
+    with override_settings(**server.settings()):
+        assert get_client().trigger("a", "e", {"ok": True}) == {}
+    assert server.client_options()["port"] == server.port
+    with pytest.raises(PusherBadAuth, match="Invalid signature"):
+        pusher.Pusher(**server.client_options(secret="wrong")).trigger("a", "e", {})
