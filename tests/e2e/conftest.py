@@ -130,12 +130,8 @@ def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -
         settings.ROOT_URLCONF = "tests.e2e.urls"
         webhook_url = django.url + reverse("pusherable:webhook")
         pusher = stack.enter_context(run_server(webhook_url=[webhook_url]))
-        settings.PUSHER_APP_ID = pusher.app_id
-        settings.PUSHER_KEY = pusher.key
-        settings.PUSHER_SECRET = pusher.secret
-        settings.PUSHER_HOST = pusher.host
-        settings.PUSHER_PORT = pusher.port
-        settings.PUSHER_SSL = False
+        for name, value in pusher.settings().items():
+            setattr(settings, name, value)
         settings.PUSHERABLE_CHANNEL_TYPE = "presence"
         settings.PUSHERABLE_PUSHER_JS_URL = reverse("e2e-pusher-js")
         settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = GRACE_PERIOD

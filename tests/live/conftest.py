@@ -70,12 +70,8 @@ def browser(chromium_path, django_db_setup):
 def live_site(pusher_server, live_server, settings, transactional_db):
     """Django at ``live_server.url``, delivering to the bundled server."""
     settings.ROOT_URLCONF = "tests.guard_urls"
-    settings.PUSHER_APP_ID = pusher_server.app_id
-    settings.PUSHER_KEY = pusher_server.key
-    settings.PUSHER_SECRET = pusher_server.secret
-    settings.PUSHER_HOST = pusher_server.host
-    settings.PUSHER_PORT = pusher_server.port
-    settings.PUSHER_SSL = False
+    for name, value in pusher_server.settings().items():
+        setattr(settings, name, value)
     settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = 0.5
     settings.PUSHERABLE_BACKEND = "pusherable.backends.pusher.Backend"
     settings.PUSHERABLE_DELIVERY = "sync"
