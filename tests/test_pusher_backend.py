@@ -10,8 +10,10 @@ from decimal import Decimal
 import pusher
 import pytest
 import requests
+from django.test import override_settings
 
 from pusherable.backends.pusher import Backend, BatchItem
+from pusherable.delivery import trigger
 from pusherable.events import Event
 from pusherable.exceptions import (
     ConfigurationError,
@@ -229,3 +231,42 @@ def test_batch_item_dict_keeps_socket_id():
 def test_getsizeof_is_what_the_library_checks():
     # The reason large items bypass trigger_batch: its limit is on sys.getsizeof.
     assert sys.getsizeof("x" * 10_200) > 10_240
+
+
+def test_data_encoded_by_trigger_is_sent_as_is(api, make_backend):
+    # trigger() encodes the data once for the size limit; the backend reuses that text.
+    backend = make_backend()
+    encodings = []
+    original = backend.encode_data
+
+    def encode_data(data):
+        encodings.append(data)
+        return original(data)
+
+    backend.encode_data = encode_data  # an instance attribute: the class method is kept
+    with override_settings(PUSHERABLE_BACKEND="pusherable.backends.locmem.Backend"):
+        event = trigger(["private-a_1", "private-b_1"], "e", {"ü": "é"}, on_commit=False)
+    assert event.encoded_data == '{"ü":"é"}'
+    backend.send_events([event, Event(["c"], "plain", {"i": 1})])
+    assert backend.flush(10)
+    assert encodings == [{"i": 1}]  # only the event that carried no JSON
+    assert sorted((e["channel"], e["data"]) for e in api.events) == [
+        ("c", {"i": 1}),
+        ("private-a_1", {"ü": "é"}),
+        ("private-b_1", {"ü": "é"}),
+    ]
+
+
+def test_a_subclass_encoding_is_not_bypassed(api, make_backend):
+    class Upper(Backend):
+        def encode_data(self, data):
+            return super().encode_data({key.upper(): value for key, value in data.items()})
+
+    backend = Upper(client_options=api.client_options())
+    try:
+        event = Event(["c"], "e", {"a": 1}, encoded_data='{"a":1}')
+        backend.send_events([event])
+        assert backend.flush(10)
+    finally:
+        backend.close(timeout=1)
+    assert api.events[0]["data"] == {"A": 1}

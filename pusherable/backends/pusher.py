@@ -380,6 +380,19 @@ class Backend(BaseBackend):
         """Serialize an event's data to the JSON string Pusher carries."""
         return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
+    def event_data(self, event: Event) -> str:
+        """The JSON string sent for ``event``: the one it already carries
+        (:attr:`~pusherable.events.Event.encoded_data`, encoded by
+        :func:`~pusherable.delivery.trigger` for the size limit), else
+        :meth:`encode_data` of its data.
+
+        A subclass that overrides :meth:`encode_data` always gets its own encoding.
+        """
+        encoded = event.encoded_data
+        if encoded is not None and type(self).encode_data is Backend.encode_data:
+            return encoded
+        return self.encode_data(event.data)
+
     def classify_error(self, exc: BaseException) -> DeliveryError:
         """Map an exception from the client to a transient or permanent :class:`DeliveryError`."""
         if isinstance(exc, DeliveryError):
@@ -470,7 +483,7 @@ class Backend(BaseBackend):
                 refused.append((event, reason))
                 continue
             try:
-                data = self.encode_data(event.data)
+                data = self.event_data(event)
             except (TypeError, ValueError) as exc:
                 refused.append((event, f"data is not JSON-serializable: {exc}"))
                 continue
