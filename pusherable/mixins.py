@@ -52,6 +52,7 @@ from .guard import (
 )
 from .history import record_change
 from .payload import build_payload, changed_values
+from .users import request_user
 from .versions import object_version
 
 if TYPE_CHECKING:
@@ -156,8 +157,13 @@ class PusherMixin(_ViewBase):
         return [channel_for_model(obj, self.pusher_model_channel_type)]
 
     def get_pusher_user(self) -> Any:
-        """The user named in payloads: ``request.user``, or ``None``."""
-        return getattr(self.request, "user", None)
+        """The user named in payloads: ``request.user``, or ``None``.
+
+        An anonymous request without a session is recognised without reading the
+        session (see :func:`pusherable.users.request_user`), so that a page that
+        does not show the user does not look it up only for the event.
+        """
+        return request_user(self.request)
 
     def get_pusher_socket_id(self) -> str | None:
         """The sender's socket id, so that its own tab is left out of the delivery.
