@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
 from .conf import settings
-from .delivery import clean_socket_id, model_channel_events, trigger
+from .delivery import RENDER_EVENTS, clean_socket_id, model_channel_events, trigger
 from .events import Event
 from .guard import (
     Conflict,
@@ -148,11 +148,14 @@ class PusherMixin(_ViewBase):
         ``PUSHERABLE_MODEL_CHANNEL_EVENTS``; never a render event (``view``,
         ``update``, ``delete``, nor the view's ``pusher_event_name``).
         """
+        # Render events never go (the answer on every page view): known without
+        # reading the setting and building the set of events.
+        if event in RENDER_EVENTS or event == self.get_pusher_event_name():
+            return []
         obj = self.get_pusher_object()
         if obj is None or obj.pk is None:
             return []
-        events = model_channel_events(self.pusher_model_channel_events)
-        if event not in events or event == self.get_pusher_event_name():
+        if event not in model_channel_events(self.pusher_model_channel_events):
             return []
         return [channel_for_model(obj, self.pusher_model_channel_type)]
 

@@ -141,9 +141,23 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
         ) from exc
 
 
+# (names setting, pattern setting, key): the key is rebuilt only when a setting changed.
+_sensitivity_cache: tuple[Any, Any, tuple[frozenset[str], str]] | None = None
+
+
 def _sensitivity_key() -> tuple[frozenset[str], str]:
-    names = frozenset(str(name).lower() for name in settings.PUSHERABLE_SENSITIVE_FIELDS)
-    return names, settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN or ""
+    global _sensitivity_cache
+    names, pattern = (
+        settings.PUSHERABLE_SENSITIVE_FIELDS,
+        settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN,
+    )
+    cached = _sensitivity_cache
+    # The same setting objects until override_settings or a reload replaces them.
+    if cached is not None and cached[0] is names and cached[1] is pattern:
+        return cached[2]
+    key = (frozenset(str(name).lower() for name in names), pattern or "")
+    _sensitivity_cache = (names, pattern, key)
+    return key
 
 
 def _is_sensitive(name: str, key: tuple[frozenset[str], str]) -> bool:
