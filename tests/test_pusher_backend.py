@@ -270,3 +270,33 @@ def test_a_subclass_encoding_is_not_bypassed(api, make_backend):
     finally:
         backend.close(timeout=1)
     assert api.events[0]["data"] == {"A": 1}
+
+
+@pytest.mark.parametrize(
+    "queued, since_last, last_batch, expected",
+    [
+        (1, 0.0, 1, False),  # a trickle: one event at a time goes out at once
+        (1, 0.0, 10, True),  # the previous batch was full: a burst, wait for more
+        (3, 0.0, 1, True),  # several already waiting: let the batch fill
+        (10, 0.0, 10, False),  # already full
+        (3, 5.0, 10, False),  # after a quiet period
+    ],
+)
+def test_linger_only_under_load(queued, since_last, last_batch, expected):
+    backend = Backend(client_options={"app_id": "1", "key": "k", "secret": "s"}, linger=1.0)
+    try:
+        assert backend.should_linger(queued, since_last, last_batch) is expected
+        backend.linger = 0
+        assert backend.should_linger(queued, since_last, last_batch) is False
+    finally:
+        backend.close(timeout=0)
+
+
+def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
+    # With a linger longer than the test's bound, the second lone event, right after
+    # the first batch, would wait for a batch to fill if the linger were not adaptive.
+    backend = make_backend(linger=60.0, senders=1)
+    for i in range(3):
+        backend.send_events([Event(["c"], "e", {"i": i})])
+        assert backend.flush(10)
+    assert [e["data"]["i"] for e in api.events] == [0, 1, 2]
