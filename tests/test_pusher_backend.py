@@ -273,7 +273,7 @@ def test_a_subclass_encoding_is_not_bypassed(api, make_backend):
 
 
 @pytest.mark.parametrize(
-    "queued, since_last, last_batch, expected",
+    ("queued", "since_last", "last_batch", "expected"),
     [
         (1, 0.0, 1, False),  # a trickle: one event at a time goes out at once
         (1, 0.0, 10, True),  # the previous batch was full: a burst, wait for more
