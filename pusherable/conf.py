@@ -95,22 +95,19 @@ settings_reloaded = Signal()
 class Settings:
     """Read-only view of the ``PUSHER_*`` and ``PUSHERABLE_*`` settings with defaults."""
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
     def __getattr__(self, name: str) -> Any:
+        # Called only for a setting not read yet: the value is then kept as an
+        # instance attribute, so that later reads (several per request) are plain
+        # attribute lookups that never come back here.
         if name not in DEFAULTS:
             raise AttributeError(f"{name!r} is not a django-pusherable setting")
-        try:
-            return self._cache[name]
-        except KeyError:
-            value = getattr(django_settings, name, DEFAULTS[name])
-            self._cache[name] = value
-            return value
+        value = getattr(django_settings, name, DEFAULTS[name])
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
         """Forget cached values; the next read goes back to Django's settings."""
-        self._cache.clear()
+        self.__dict__.clear()
 
     @property
     def is_configured(self) -> bool:

@@ -26,7 +26,7 @@ from .channels import channel_for, channel_for_model
 from .conf import settings, settings_reloaded
 from .events import Event
 from .exceptions import ConfigurationError
-from .payload import build_payload, limit_payload_size
+from .payload import build_payload, limit_payload
 
 __all__ = [
     "RENDER_EVENTS",
@@ -156,10 +156,14 @@ def trigger(
     small ``"truncated": true`` event (see :func:`pusherable.payload.limit_payload_size`);
     ``data`` that cannot be serialized to JSON raises
     :exc:`~pusherable.exceptions.PayloadError` here, in the caller, not later in delivery.
+    The data is encoded to JSON here, once: change ``data`` after the call and the
+    event still carries what it was when triggered.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
-    data = limit_payload_size(data, event=event)
-    item = Event(channel_list, event, data, clean_socket_id(socket_id))
+    # The size guard encodes the data anyway: the event keeps that JSON, so that the
+    # backend sends it as is instead of encoding the same data a second time.
+    data, encoded = limit_payload(data, event=event)
+    item = Event(channel_list, event, data, clean_socket_id(socket_id), encoded_data=encoded)
     send([item], on_commit=on_commit, using=using)
     return item
 

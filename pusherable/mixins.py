@@ -37,7 +37,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
 from .conf import settings
-from .delivery import clean_socket_id, model_channel_events, trigger
+from .delivery import RENDER_EVENTS, clean_socket_id, model_channel_events, trigger
 from .events import Event
 from .guard import (
     Conflict,
@@ -52,6 +52,7 @@ from .guard import (
 )
 from .history import record_change
 from .payload import build_payload, changed_values
+from .users import request_user
 from .versions import object_version
 
 if TYPE_CHECKING:
@@ -147,17 +148,25 @@ class PusherMixin(_ViewBase):
         ``PUSHERABLE_MODEL_CHANNEL_EVENTS``; never a render event (``view``,
         ``update``, ``delete``, nor the view's ``pusher_event_name``).
         """
+        # Render events never go (the answer on every page view): known without
+        # reading the setting and building the set of events.
+        if event in RENDER_EVENTS or event == self.get_pusher_event_name():
+            return []
         obj = self.get_pusher_object()
         if obj is None or obj.pk is None:
             return []
-        events = model_channel_events(self.pusher_model_channel_events)
-        if event not in events or event == self.get_pusher_event_name():
+        if event not in model_channel_events(self.pusher_model_channel_events):
             return []
         return [channel_for_model(obj, self.pusher_model_channel_type)]
 
     def get_pusher_user(self) -> Any:
-        """The user named in payloads: ``request.user``, or ``None``."""
-        return getattr(self.request, "user", None)
+        """The user named in payloads: ``request.user``, or ``None``.
+
+        An anonymous request without a session is recognised without reading the
+        session (see :func:`pusherable.users.request_user`), so that a page that
+        does not show the user does not look it up only for the event.
+        """
+        return request_user(self.request)
 
     def get_pusher_socket_id(self) -> str | None:
         """The sender's socket id, so that its own tab is left out of the delivery.

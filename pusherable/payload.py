@@ -46,10 +46,12 @@ __all__ = [
     "build_payload",
     "changed_values",
     "describe_user",
+    "encode_payload",
     "field_value",
     "file_value",
     "is_sensitive_field",
     "json_safe",
+    "limit_payload",
     "limit_payload_size",
     "payload_size",
     "serialize_object",
@@ -139,9 +141,23 @@ def _compile_pattern(pattern: str) -> re.Pattern[str]:
         ) from exc
 
 
+# (names setting, pattern setting, key): the key is rebuilt only when a setting changed.
+_sensitivity_cache: tuple[Any, Any, tuple[frozenset[str], str]] | None = None
+
+
 def _sensitivity_key() -> tuple[frozenset[str], str]:
-    names = frozenset(str(name).lower() for name in settings.PUSHERABLE_SENSITIVE_FIELDS)
-    return names, settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN or ""
+    global _sensitivity_cache
+    names, pattern = (
+        settings.PUSHERABLE_SENSITIVE_FIELDS,
+        settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN,
+    )
+    cached = _sensitivity_cache
+    # The same setting objects until override_settings or a reload replaces them.
+    if cached is not None and cached[0] is names and cached[1] is pattern:
+        return cached[2]
+    key = (frozenset(str(name).lower() for name in names), pattern or "")
+    _sensitivity_cache = (names, pattern, key)
+    return key
 
 
 def _is_sensitive(name: str, key: tuple[frozenset[str], str]) -> bool:
@@ -278,34 +294,54 @@ def build_payload(
     return payload
 
 
-def payload_size(data: Any) -> int:
-    """Bytes of ``data`` as compact UTF-8 JSON, the way the size limit counts them."""
+def encode_payload(data: Any) -> str:
+    """``data`` as compact JSON text (the string Pusher carries and the size limit counts).
+
+    Raises :exc:`~pusherable.exceptions.PayloadError` when ``data`` is not
+    JSON-serializable.
+    """
     try:
-        text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+        return _dumps(data)
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"Event data cannot be serialized to JSON: {exc}") from exc
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def _utf8_size(text: str) -> int:
+    if text.isascii():
+        # The usual case: no need to build the bytes just to count them.
+        return len(text)
     # surrogatepass: a lone surrogate in user text must not fail the event.
     return len(text.encode("utf-8", "surrogatepass"))
 
 
-def limit_payload_size(
-    data: dict[str, Any], *, event: str | None = None, limit: int | None = None
-) -> dict[str, Any]:
-    """Return ``data``, or a small ``"truncated": true`` event when its JSON is too large.
+def payload_size(data: Any) -> int:
+    """Bytes of ``data`` as compact UTF-8 JSON, the way the size limit counts them."""
+    return _utf8_size(encode_payload(data))
 
-    ``limit`` defaults to :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (``None`` or ``0``
-    turns the guard off). The small event keeps :data:`TRUNCATED_KEYS` (``None``
-    where ``data`` lacks one) so that clients can refetch the object; one warning
-    naming the model, the pk and the size is logged. Raises
-    :exc:`~pusherable.exceptions.PayloadError` when ``data`` is not JSON-serializable.
+
+def limit_payload(
+    data: dict[str, Any], *, event: str | None = None, limit: int | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """:func:`limit_payload_size`, also returning the JSON text of what it returns.
+
+    The text is ``None`` when the guard is off (``limit`` is ``None`` or ``0`` and
+    :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` is too), since nothing was encoded then.
+    :func:`pusherable.delivery.trigger` keeps the text on the
+    :class:`~pusherable.events.Event` so that the backend sends it as is rather
+    than encoding the same data again.
     """
     if limit is None:
         limit = settings.PUSHERABLE_MAX_PAYLOAD_SIZE
     if not limit:
-        return data
-    size = payload_size(data)
+        return data, None
+    text = encode_payload(data)
+    size = _utf8_size(text)
     if size <= limit:
-        return data
+        return data, text
     small: dict[str, Any] = {key: data.get(key) for key in TRUNCATED_KEYS}
     if small["event"] is None:
         small["event"] = event
@@ -320,4 +356,23 @@ def limit_payload_size(
         size,
         limit,
     )
-    return small
+    try:
+        small_text: str | None = _dumps(small)
+    except (TypeError, ValueError):
+        # The kept keys came from data that did encode; stay safe all the same.
+        small_text = None
+    return small, small_text
+
+
+def limit_payload_size(
+    data: dict[str, Any], *, event: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """Return ``data``, or a small ``"truncated": true`` event when its JSON is too large.
+
+    ``limit`` defaults to :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (``None`` or ``0``
+    turns the guard off). The small event keeps :data:`TRUNCATED_KEYS` (``None``
+    where ``data`` lacks one) so that clients can refetch the object; one warning
+    naming the model, the pk and the size is logged. Raises
+    :exc:`~pusherable.exceptions.PayloadError` when ``data`` is not JSON-serializable.
+    """
+    return limit_payload(data, event=event, limit=limit)[0]

@@ -18,12 +18,15 @@ from hypothesis import strategies as st
 
 import pusherable
 from pusherable.delivery import trigger, trigger_for
+from pusherable.events import Event
 from pusherable.exceptions import ChannelError, ConfigurationError, PayloadError
 from pusherable.payload import (
     build_payload,
     describe_user,
+    encode_payload,
     is_sensitive_field,
     json_safe,
+    limit_payload,
     limit_payload_size,
     payload_size,
     serialize_object,
@@ -364,6 +367,36 @@ def test_guard_can_be_turned_off():
 def test_unserializable_data_is_a_clear_error():
     with pytest.raises(PayloadError, match="JSON"):
         limit_payload_size({"thing": object()})
+
+
+def test_limit_payload_returns_the_json_it_measured(caplog):
+    data = {"event": "view", "pk": 7, "body": "€" * 10}
+    same, text = limit_payload(data)
+    assert same is data
+    assert text == encode_payload(data) == '{"event":"view","pk":7,"body":"' + "€" * 10 + '"}'
+    assert json.loads(text) == data
+    with caplog.at_level(logging.WARNING, logger="pusherable"):
+        small, small_text = limit_payload(data, limit=20)
+    assert small["truncated"] is True
+    assert json.loads(small_text) == small
+    assert limit_payload(data, limit=0) == (data, None)  # guard off: nothing encoded
+
+
+def test_payload_size_counts_a_lone_surrogate():
+    assert payload_size({"a": "\ud800"}) == len('{"a":""}') + 3
+
+
+def test_unserializable_data_is_a_clear_error_when_encoding():
+    with pytest.raises(PayloadError, match="JSON"):
+        encode_payload({"thing": object()})
+
+
+def test_trigger_keeps_the_json_on_the_event(db):
+    event = trigger("private-article_1", "e", {"at": datetime.date(2024, 1, 2)}, on_commit=False)
+    assert event.encoded_data == '{"at":"2024-01-02"}'
+    assert event == Event(["private-article_1"], "e", {"at": datetime.date(2024, 1, 2)})
+    with override_settings(PUSHERABLE_MAX_PAYLOAD_SIZE=0):
+        assert trigger("c", "e", {}, on_commit=False).encoded_data is None
 
 
 def test_raw_trigger_gets_the_size_guard(db, django_capture_on_commit_callbacks, caplog):

@@ -10,8 +10,10 @@ from decimal import Decimal
 import pusher
 import pytest
 import requests
+from django.test import override_settings
 
 from pusherable.backends.pusher import Backend, BatchItem
+from pusherable.delivery import trigger
 from pusherable.events import Event
 from pusherable.exceptions import (
     ConfigurationError,
@@ -206,3 +208,72 @@ def test_batch_item_dict_keeps_socket_id():
 def test_getsizeof_is_what_the_library_checks():
     # The reason large items bypass trigger_batch: its limit is on sys.getsizeof.
     assert sys.getsizeof("x" * 10_200) > 10_240
+
+
+def test_data_encoded_by_trigger_is_sent_as_is(api, make_backend):
+    # trigger() encodes the data once for the size limit; the backend reuses that text.
+    backend = make_backend()
+    encodings = []
+    original = backend.encode_data
+
+    def encode_data(data):
+        encodings.append(data)
+        return original(data)
+
+    backend.encode_data = encode_data  # an instance attribute: the class method is kept
+    with override_settings(PUSHERABLE_BACKEND="pusherable.backends.locmem.Backend"):
+        event = trigger(["private-a_1", "private-b_1"], "e", {"ü": "é"}, on_commit=False)
+    assert event.encoded_data == '{"ü":"é"}'
+    backend.send_events([event, Event(["c"], "plain", {"i": 1})])
+    assert backend.flush(10)
+    assert encodings == [{"i": 1}]  # only the event that carried no JSON
+    assert sorted((e["channel"], e["data"]) for e in api.events) == [
+        ("c", {"i": 1}),
+        ("private-a_1", {"ü": "é"}),
+        ("private-b_1", {"ü": "é"}),
+    ]
+
+
+def test_a_subclass_encoding_is_not_bypassed(api, make_backend):
+    class Upper(Backend):
+        def encode_data(self, data):
+            return super().encode_data({key.upper(): value for key, value in data.items()})
+
+    backend = Upper(client_options=api.client_options())
+    try:
+        event = Event(["c"], "e", {"a": 1}, encoded_data='{"a":1}')
+        backend.send_events([event])
+        assert backend.flush(10)
+    finally:
+        backend.close(timeout=1)
+    assert api.events[0]["data"] == {"A": 1}
+
+
+@pytest.mark.parametrize(
+    ("queued", "since_last", "last_batch", "expected"),
+    [
+        (1, 0.0, 1, False),  # a trickle: one event at a time goes out at once
+        (1, 0.0, 10, True),  # the previous batch was full: a burst, wait for more
+        (3, 0.0, 1, True),  # several already waiting: let the batch fill
+        (10, 0.0, 10, False),  # already full
+        (3, 5.0, 10, False),  # after a quiet period
+    ],
+)
+def test_linger_only_under_load(queued, since_last, last_batch, expected):
+    backend = Backend(client_options={"app_id": "1", "key": "k", "secret": "s"}, linger=1.0)
+    try:
+        assert backend.should_linger(queued, since_last, last_batch) is expected
+        backend.linger = 0
+        assert backend.should_linger(queued, since_last, last_batch) is False
+    finally:
+        backend.close(timeout=0)
+
+
+def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
+    # With a linger longer than the test's bound, the second lone event, right after
+    # the first batch, would wait for a batch to fill if the linger were not adaptive.
+    backend = make_backend(linger=60.0, senders=1)
+    for i in range(3):
+        backend.send_events([Event(["c"], "e", {"i": i})])
+        assert backend.flush(10)
+    assert [e["data"]["i"] for e in api.events] == [0, 1, 2]

@@ -24,6 +24,13 @@ def test_override_settings_reloads():
     assert settings.PUSHERABLE_CHANNEL_TYPE == "private"
 
 
+def test_a_value_already_read_is_dropped_on_override():
+    assert settings.PUSHERABLE_BATCH_SIZE == 10  # read, hence kept
+    with override_settings(PUSHERABLE_BATCH_SIZE=3):
+        assert settings.PUSHERABLE_BATCH_SIZE == 3
+    assert settings.PUSHERABLE_BATCH_SIZE == 10
+
+
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="not a django-pusherable setting"):
         settings.PUSHERABLE_NOPE

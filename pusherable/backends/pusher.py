@@ -146,6 +146,7 @@ class _Shard:
     worker: threading.Thread | None = None
     in_flight: int = 0
     last_sent_at: float = float("-inf")
+    last_batch_size: int = 0
 
 
 # Live backends, so that the fork and exit hooks (registered once per process)
@@ -183,8 +184,9 @@ class Backend(BaseBackend):
     :param retry_deadline: seconds an item is retried (:data:`PUSHERABLE_RETRY_DEADLINE`).
     :param shutdown_timeout: seconds to flush at exit (:data:`PUSHERABLE_SHUTDOWN_TIMEOUT`).
     :param linger: under load (the previous batch went out less than ``linger``
-        seconds ago), seconds to wait for a batch to fill before sending it. An
-        event after a quiet period goes out at once.
+        seconds ago, and more events are waiting or the previous batch was full),
+        seconds to wait for a batch to fill before sending it. A lone event, after
+        a quiet period or in a trickle, goes out at once (see :meth:`should_linger`).
     :param senders: sender threads, hence requests in flight at once. Each
         channel always goes through the same sender, so its events keep their order.
     :param http_backend: the ``pusher`` library's HTTP backend: ``None`` (the
@@ -380,6 +382,19 @@ class Backend(BaseBackend):
         """Serialize an event's data to the JSON string Pusher carries."""
         return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
+    def event_data(self, event: Event) -> str:
+        """The JSON string sent for ``event``: the one it already carries
+        (:attr:`~pusherable.events.Event.encoded_data`, encoded by
+        :func:`~pusherable.delivery.trigger` for the size limit), else
+        :meth:`encode_data` of its data.
+
+        A subclass that overrides :meth:`encode_data` always gets its own encoding.
+        """
+        encoded = event.encoded_data
+        if encoded is not None and type(self).encode_data is Backend.encode_data:
+            return encoded
+        return self.encode_data(event.data)
+
     def classify_error(self, exc: BaseException) -> DeliveryError:
         """Map an exception from the client to a transient or permanent :class:`DeliveryError`."""
         if isinstance(exc, DeliveryError):
@@ -470,7 +485,7 @@ class Backend(BaseBackend):
                 refused.append((event, reason))
                 continue
             try:
-                data = self.encode_data(event.data)
+                data = self.event_data(event)
             except (TypeError, ValueError) as exc:
                 refused.append((event, f"data is not JSON-serializable: {exc}"))
                 continue
@@ -596,12 +611,10 @@ class Backend(BaseBackend):
                     return None
                 self._idle.notify_all()
                 shard.wakeup.wait()
-            # Under load (the last batch just went out), fewer and fuller requests
-            # cost the process less CPU (and so the requests sharing its GIL less time).
-            if (
-                len(shard.queue) < self.batch_size
-                and self.linger
-                and time.monotonic() - shard.last_sent_at < self.linger
+            # Under load, fewer and fuller requests cost the process less CPU (and so
+            # the requests sharing its GIL less time); a trickle goes out at once.
+            if self.should_linger(
+                len(shard.queue), time.monotonic() - shard.last_sent_at, shard.last_batch_size
             ):
                 shard.wakeup.wait_for(
                     lambda: len(shard.queue) >= self.batch_size or self._closed,
@@ -612,7 +625,20 @@ class Backend(BaseBackend):
             batch = [popleft() for _ in range(count)]
             self._queued -= count
             shard.in_flight = count
+            shard.last_batch_size = count
             return batch
+
+    def should_linger(self, queued: int, since_last_batch: float, last_batch_size: int) -> bool:
+        """Whether a sender waits up to ``linger`` seconds for its batch to fill.
+
+        Only under load: the previous batch went out less than ``linger`` ago, and
+        either more than one event is already waiting or the previous batch was
+        full (a burst is going on). A trickle of single events, even a fast one,
+        goes out at once rather than waiting for company that is not coming.
+        """
+        if not self.linger or queued >= self.batch_size or since_last_batch >= self.linger:
+            return False
+        return queued > 1 or last_batch_size >= self.batch_size
 
     def _past_stop_time(self) -> bool:
         # Called with the lock held: close() gave up waiting, leave the rest to it.

@@ -1,0 +1,55 @@
+"""The user a request is made by, found without work the page would not do otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject, empty
+
+__all__ = ["request_user"]
+
+_AUTH_MIDDLEWARE_MODULE = "django.contrib.auth.middleware"
+
+
+def request_user(request: HttpRequest) -> Any:
+    """``request.user``, without reading the session when the request is plainly anonymous.
+
+    Django's ``AuthenticationMiddleware`` sets ``request.user`` to a lazy object
+    that reads the session, then the user, the first time it is used. A page that
+    shows no user never pays for that; an event naming the user would make it pay
+    (and reading the session marks it accessed, which adds ``Vary: Cookie`` to
+    the response). So when ``request.user`` is still that unread lazy object and
+    the request has no session (no session cookie, nothing stored in it during
+    this request), the user is known to be anonymous without asking: an
+    :class:`~django.contrib.auth.models.AnonymousUser` is returned and the
+    session is left untouched.
+
+    In every other case (a session cookie, a user already read, set by
+    :func:`~django.contrib.auth.login` or by another middleware) this is
+    ``request.user`` as usual, or ``None`` when the request has none.
+    """
+    user = getattr(request, "user", None)
+    if type(user) is not SimpleLazyObject or not _unread_middleware_user(user):
+        return user
+    session = getattr(request, "session", None)
+    if session is None or getattr(session, "session_key", "") is not None:
+        return user  # a session cookie (or an unknown kind of session): ask it
+    if getattr(session, "_session_cache", None):
+        return user  # data stored in this request's new session, maybe a login
+    from django.contrib.auth.models import AnonymousUser
+
+    return AnonymousUser()
+
+
+def _unread_middleware_user(user: SimpleLazyObject) -> bool:
+    # The lazy object's own state, read without evaluating it.
+    state = object.__getattribute__(user, "__dict__")
+    if state.get("_wrapped", empty) is not empty:
+        return False
+    setup = state.get("_setupfunc")
+    # Only Django's own AuthenticationMiddleware is known to take the user from the
+    # session alone; a token or remote-user middleware may find one without it.
+    return getattr(setup, "__module__", None) == _AUTH_MIDDLEWARE_MODULE and getattr(
+        setup, "__qualname__", ""
+    ).startswith("AuthenticationMiddleware.")
