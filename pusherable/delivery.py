@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from django.db import models, transaction
@@ -35,6 +36,7 @@ __all__ = [
     "model_channel_events",
     "reset_backend",
     "send",
+    "send_event",
     "set_backend",
     "trigger",
     "trigger_for",
@@ -160,10 +162,23 @@ def trigger(
     event still carries what it was when triggered.
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
+    item = Event(channel_list, event, data, clean_socket_id(socket_id))
+    return send_event(item, on_commit=on_commit, using=using)
+
+
+def send_event(item: Event, *, on_commit: bool = True, using: str | None = None) -> Event:
+    """Deliver one :class:`~pusherable.events.Event` through the size guard; return what is sent.
+
+    :func:`trigger` builds the event from its arguments; the mixins hand over the
+    event they already built. A malformed ``socket_id`` is dropped, as in :func:`trigger`.
+    """
+    if item.socket_id is not None and clean_socket_id(item.socket_id) is None:
+        item = replace(item, socket_id=None)
     # The size guard encodes the data anyway: the event keeps that JSON, so that the
     # backend sends it as is instead of encoding the same data a second time.
-    data, encoded = limit_payload(data, event=event)
-    item = Event(channel_list, event, data, clean_socket_id(socket_id), encoded_data=encoded)
+    data, encoded = limit_payload(item.data, event=item.name)
+    if data is not item.data or encoded is not None:
+        item = replace(item, data=data, encoded_data=encoded)
     send([item], on_commit=on_commit, using=using)
     return item
 

@@ -16,7 +16,7 @@ mixin                       when the page renders                  after a succe
 :class:`PusherMixin`        ``pusher_event_name``, when set        -
 ==========================  =====================================  ==========================
 
-Every event goes through :func:`pusherable.delivery.trigger`, so it leaves after
+Every event goes through :func:`pusherable.delivery.send_event`, so it leaves after
 the transaction commits and never if it rolls back. Each step is a public method
 to override; a fault in any of them is logged, never raised into the page.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from django.db import models, router, transaction
@@ -37,7 +38,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
 from .conf import settings
-from .delivery import RENDER_EVENTS, clean_socket_id, model_channel_events, trigger
+from .delivery import RENDER_EVENTS, clean_socket_id, model_channel_events, send_event
 from .events import Event
 from .guard import (
     Conflict,
@@ -237,8 +238,10 @@ class PusherMixin(_ViewBase):
         channels = [channel for channel in item.channels if (channel, item.name) not in sent]
         if not channels:
             return None
+        if len(channels) < len(item.channels):
+            item = replace(item, channels=channels)
         try:
-            result = trigger(channels, item.name, item.data, item.socket_id)
+            result = send_event(item)
         except Exception:
             logger.exception("pusherable: could not send event %r in %s", item.name, type(self))
             return None

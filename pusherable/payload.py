@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 import math
 import re
@@ -306,8 +305,12 @@ def encode_payload(data: Any) -> str:
         raise PayloadError(f"Event data cannot be serialized to JSON: {exc}") from exc
 
 
+# One encoder for every event: json.dumps(cls=...) would build a new one per call.
+_COMPACT_ENCODER = DjangoJSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(data: Any) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT_ENCODER.encode(data)
 
 
 def _utf8_size(text: str) -> int:

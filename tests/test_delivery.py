@@ -132,3 +132,20 @@ def test_a_raising_backend_never_reaches_the_caller(failures, caplog):
 def test_send_with_no_events_does_nothing():
     delivery.send([], on_commit=False)
     assert testing.outbox == []
+
+
+@pytest.mark.django_db
+def test_send_event_keeps_the_guard_and_drops_a_malformed_socket_id(
+    django_capture_on_commit_callbacks,
+):
+    from pusherable.delivery import send_event
+    from pusherable.events import Event
+    from pusherable.testing import outbox
+
+    big = {"event": "updated", "model": "testapp.article", "pk": 1, "blob": "x" * 20_000}
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = send_event(Event(["private-article_1"], "updated", big, "not-a-socket-id"))
+    assert sent.socket_id is None
+    assert sent.data["truncated"] is True
+    assert outbox[-1].data == sent.data
+    assert outbox[-1].socket_id is None
