@@ -26,6 +26,7 @@ from pusherable.guard import (
 from pusherable.history import Change, changes_since, object_history, record_change
 from pusherable.testing import outbox
 from pusherable.versions import object_version, version_digest, version_field_of
+from tests.article_forms import form_data
 from tests.testapp.models import Account, Article, Document, Tag, Ticket
 
 pytestmark = [pytest.mark.urls("tests.guard_urls"), pytest.mark.usefixtures("empty_cache")]
@@ -36,29 +37,6 @@ VERSION_INPUT_RE = re.compile(r'<input type="hidden" name="pusherable_version" v
 @pytest.fixture
 def bob(db, django_user_model):
     return django_user_model.objects.create_user("bob", password="pw")
-
-
-def form_data(article, version=None, **changes):
-    data = {
-        "title": article.title,
-        "slug": article.slug,
-        "body": article.body,
-        "author": article.author_id or "",
-        "tags": [tag.pk for tag in article.tags.all()],
-        "price": "" if article.price is None else str(article.price),
-        "reference": str(article.reference),
-        "published_on": article.published_on.isoformat() if article.published_on else "",
-        "starts_at": "",
-        "reading_time": "",
-        "rating": str(article.rating),
-        "metadata": '{"lang": "en"}',
-        "initial-reference": str(article.reference),
-        "initial-metadata": '{"lang": "en"}',
-    }
-    if version is not None:
-        data["pusherable_version"] = version
-    data.update(changes)
-    return data
 
 
 def rendered_version(response):

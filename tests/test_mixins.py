@@ -12,34 +12,9 @@ from pusherable.delivery import set_backend
 from pusherable.mixins import PusherMixin
 from pusherable.payload import serialize_object
 from pusherable.testing import outbox
+from tests.article_forms import form_data
 from tests.testapp import views
 from tests.testapp.models import Account, Article, Document, EmailUser, Tag, Ticket
-
-
-def form_data(article, **changes):
-    """The POST data of the article's edit form, unchanged unless told otherwise."""
-    data = {
-        "title": article.title,
-        "slug": article.slug,
-        "body": article.body,
-        "author": article.author_id or "",
-        "tags": [tag.pk for tag in article.tags.all()],
-        "price": "" if article.price is None else str(article.price),
-        "reference": str(article.reference),
-        "published_on": article.published_on.isoformat() if article.published_on else "",
-        "starts_at": "",
-        "reading_time": "",
-        "rating": str(article.rating),
-        "metadata": '{"lang": "en"}',
-        # Fields whose model default is a callable carry their initial value in a
-        # hidden input, which browsers post back (show_hidden_initial).
-        "initial-reference": str(article.reference),
-        "initial-metadata": '{"lang": "en"}',
-    }
-    if article.is_live:
-        data["is_live"] = "on"
-    data.update(changes)
-    return data
 
 
 def names():
