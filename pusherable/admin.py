@@ -32,8 +32,7 @@ from django.db import models, router, transaction
 from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
-from .conf import settings
-from .delivery import clean_socket_id, model_channel_events, send
+from .delivery import model_channel_events, request_socket_id, send_event
 from .events import Event
 from .guard import (
     changed_field_values,
@@ -46,8 +45,7 @@ from .guard import (
     submitted_version,
 )
 from .history import record_change
-from .mixins import SOCKET_ID_HEADER
-from .payload import build_payload, limit_payload_size
+from .payload import build_payload
 from .versions import object_version
 
 if TYPE_CHECKING:
@@ -190,10 +188,7 @@ class PusherableAdminMixin(_AdminBase):
 
     def get_pusher_socket_id(self, request: HttpRequest) -> str | None:
         """The sender's socket id (header, else form field), so its own tab hears nothing."""
-        socket_id = clean_socket_id(request.headers.get(SOCKET_ID_HEADER))
-        if socket_id is None and request.method == "POST":
-            socket_id = clean_socket_id(request.POST.get(settings.PUSHERABLE_SOCKET_ID_FIELD))
-        return socket_id
+        return request_socket_id(request)
 
     def get_pusher_channels(self, obj: models.Model, event: str) -> list[str]:
         """The object's channel, plus the model's for the events it carries."""
@@ -240,10 +235,12 @@ class PusherableAdminMixin(_AdminBase):
             data = self.get_pusher_payload(request, obj, event, changed)
             if extra:
                 data.update(extra)
+            # The size guard runs when the event is sent (send_event), where its
+            # JSON is kept for the backend rather than encoded a second time.
             return Event(
                 self.get_pusher_channels(obj, event),
                 event,
-                limit_payload_size(data, event=event),
+                data,
                 self.get_pusher_socket_id(request),
             )
         except Exception:
@@ -252,15 +249,14 @@ class PusherableAdminMixin(_AdminBase):
 
     def send_pusher_events(self, events: Iterable[Event | None]) -> None:
         """Hand the events to delivery, after the commit; never raises."""
-        batch = [event for event in events if event is not None]
-        if not batch:
-            return
-        try:
-            send(batch, using=router.db_for_write(self.model))
-        except Exception:
-            logger.exception(
-                "pusherable: could not send %d event(s) in %s", len(batch), type(self)
-            )
+        using = router.db_for_write(self.model)
+        for event in events:
+            if event is None:
+                continue
+            try:
+                send_event(event, using=using)
+            except Exception:
+                logger.exception("pusherable: could not send %r in %s", event.name, type(self))
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change and getattr(form, STORED_ATTRIBUTE, None) is None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -51,6 +50,7 @@ from django.utils.module_loading import import_string
 from . import api
 from .channels import ParsedChannel, encode_pk, parse_channel
 from .conf import settings
+from .delivery import clean_socket_id
 from .exceptions import (
     AuthorizationDenied,
     BadAuthorizationRequest,
@@ -84,10 +84,6 @@ __all__ = [
 logger = logging.getLogger("pusherable")
 
 ENCRYPTED_PREFIX = "private-encrypted-"
-
-# Pusher's own format; ASCII digits only (``\d`` would accept other scripts' digits)
-# and bounded, so the value is safe to log and to sign.
-_SOCKET_ID_RE = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}")
 
 QuerysetFactory = Callable[[HttpRequest], "models.QuerySet[Any]"]
 _querysets: dict[type[models.Model], QuerysetFactory] = {}
@@ -194,8 +190,9 @@ def get_user(request: HttpRequest) -> Any:
 
 def require_socket_id(value: Any) -> str:
     """Return ``value`` if it is a Pusher socket id (``123.456``); else 400."""
-    if isinstance(value, str) and _SOCKET_ID_RE.fullmatch(value):
-        return value
+    socket_id = clean_socket_id(value)
+    if socket_id is not None:
+        return socket_id
     raise BadAuthorizationRequest("Missing or malformed socket_id.")
 
 

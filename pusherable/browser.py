@@ -41,6 +41,7 @@ from django.urls import NoReverseMatch, reverse
 
 from .channels import PREFIXES, channel_for, channel_for_model
 from .conf import settings
+from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
 
 __all__ = [
@@ -68,9 +69,6 @@ ENDPOINT_URL_NAMES: dict[str, str] = {
     "userAuth": "pusherable:user-auth",
     "intent": "pusherable:intent",
 }
-
-#: Header that carries the sender's socket id on fetch/XHR requests.
-SOCKET_ID_HEADER = "X-Socket-ID"
 
 #: Event names that belong to the protocol (``pusher:``) or to this library's own
 #: presence events, delivered separately: a subscription cannot name them.

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import models, transaction
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from .backends.base import BaseBackend
@@ -31,9 +32,11 @@ from .payload import build_payload, limit_payload
 
 __all__ = [
     "RENDER_EVENTS",
+    "SOCKET_ID_HEADER",
     "clean_socket_id",
     "get_backend",
     "model_channel_events",
+    "request_socket_id",
     "reset_backend",
     "send",
     "send_event",
@@ -48,7 +51,13 @@ logger = logging.getLogger("pusherable")
 #: to a model's channel: a list page has no use for them, and they would be noise.
 RENDER_EVENTS = frozenset({"view", "update", "delete"})
 
-SOCKET_ID_RE = re.compile(r"\A\d{1,20}\.\d{1,20}\Z")  # \Z: "$" accepts a trailing newline
+# Pusher's format, ASCII digits only (``\d`` would accept other scripts' digits, which
+# the pusher library then refuses) and bounded; \Z because "$" accepts a trailing newline.
+SOCKET_ID_RE = re.compile(r"\A[0-9]{1,20}\.[0-9]{1,20}\Z")
+
+#: The request header that carries the sender's socket id (as Laravel Echo sends it).
+SOCKET_ID_HEADER = "X-Socket-ID"
+_SOCKET_ID_META_KEY = "HTTP_" + SOCKET_ID_HEADER.upper().replace("-", "_")
 
 _backend: BaseBackend | None = None
 _backend_lock = threading.Lock()
@@ -106,6 +115,18 @@ def clean_socket_id(value: Any) -> str | None:
     if isinstance(value, str) and SOCKET_ID_RE.match(value):
         return value
     return None
+
+
+def request_socket_id(request: HttpRequest) -> str | None:
+    """The sender's socket id: the ``X-Socket-ID`` header, else (on a POST) the form
+    field named by ``PUSHERABLE_SOCKET_ID_FIELD``; ``None`` when absent or malformed.
+    """
+    # META, not request.headers: building the headers mapping costs more than the
+    # whole hand-off to delivery, for a page that never reads it otherwise.
+    socket_id = clean_socket_id(request.META.get(_SOCKET_ID_META_KEY))
+    if socket_id is None and request.method == "POST":
+        socket_id = clean_socket_id(request.POST.get(settings.PUSHERABLE_SOCKET_ID_FIELD))
+    return socket_id
 
 
 def model_channel_events(events: Iterable[str] | None = None) -> frozenset[str]:

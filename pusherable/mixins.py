@@ -37,8 +37,13 @@ from django.db import models, router, transaction
 from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
-from .conf import settings
-from .delivery import RENDER_EVENTS, clean_socket_id, model_channel_events, send_event
+from .delivery import (
+    RENDER_EVENTS,
+    SOCKET_ID_HEADER,
+    model_channel_events,
+    request_socket_id,
+    send_event,
+)
 from .events import Event
 from .guard import (
     Conflict,
@@ -83,10 +88,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("pusherable")
-
-#: The request header that carries the sender's socket id (as Laravel Echo sends it).
-SOCKET_ID_HEADER = "X-Socket-ID"
-_SOCKET_ID_META_KEY = "HTTP_" + SOCKET_ID_HEADER.upper().replace("-", "_")
 
 
 class PusherMixin(_ViewBase):
@@ -175,13 +176,7 @@ class PusherMixin(_ViewBase):
         Read from the ``X-Socket-ID`` header, else from the POST field named by
         ``PUSHERABLE_SOCKET_ID_FIELD``; a malformed value is ignored.
         """
-        request = self.request
-        # META, not request.headers: building the headers mapping costs more than
-        # the whole hand-off to delivery, for a page that never reads it otherwise.
-        socket_id = clean_socket_id(request.META.get(_SOCKET_ID_META_KEY))
-        if socket_id is None and request.method == "POST":
-            socket_id = clean_socket_id(request.POST.get(settings.PUSHERABLE_SOCKET_ID_FIELD))
-        return socket_id
+        return request_socket_id(self.request)
 
     def get_pusher_payload(self, event: str) -> dict[str, Any]:
         """The ``data`` of ``event``: see :func:`pusherable.payload.build_payload`."""

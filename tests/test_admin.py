@@ -210,6 +210,19 @@ def test_delete_sends_the_snapshot(client, alice, article, commit):
     assert event.data["pk"] == pk and event.data["object"]["title"] == "Hello"
 
 
+def test_admin_events_keep_the_size_guard_and_their_json(client, alice, article, commit, settings):
+    settings.PUSHERABLE_MAX_PAYLOAD_SIZE = 200
+    client.force_login(alice)
+    pk = article.pk
+    with commit():
+        client.post(reverse("pusherable_admin:testapp_article_delete", args=[pk]), {"post": "yes"})
+    [event] = outbox
+    assert event.data["truncated"] is True
+    assert event.data["pk"] == pk
+    # Encoded once, by the guard, and handed to the backend as is.
+    assert json.loads(event.encoded_data) == event.data
+
+
 def test_bulk_delete_sends_one_event_per_object(client, alice, article, commit):
     other = Article.objects.create(title="Other")
     client.force_login(alice)

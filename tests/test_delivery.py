@@ -84,6 +84,7 @@ def test_on_commit_false_sends_at_once():
         (None, None),
         (123.456, None),
         ("1" * 21 + ".1", None),
+        ("\u0661\u0662.\u0663", None),  # Arabic-Indic digits: not a Pusher socket id
     ],
 )
 def test_malformed_socket_ids_are_ignored(value, expected):
