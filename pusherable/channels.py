@@ -23,7 +23,7 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-from .conf import CHANNEL_TYPES, settings
+from .conf import CHANNEL_TYPES, settings, settings_reloaded
 from .exceptions import (
     ChannelError,
     ChannelNameTooLong,
@@ -134,14 +134,36 @@ def _checked(name: str) -> str:
     return name
 
 
+# (model, channel type) -> "private-article_": the part of an object's channel name
+# that only the settings decide, worked out once rather than on every page view.
+# Dropped when a PUSHER* setting changes.
+_object_channel_heads: dict[tuple[type[models.Model], str | None], str] = {}
+
+
+def _object_channel_head(model: type[models.Model], channel_type: str | None) -> str:
+    key = (model, channel_type)
+    head = _object_channel_heads.get(key)
+    if head is None:
+        head = f"{channel_prefix(channel_type)}{model_channel_part(model)}_"
+        _object_channel_heads[key] = head
+    return head
+
+
+def _forget_channel_heads(sender: Any, setting: str, **kwargs: Any) -> None:
+    _object_channel_heads.clear()
+
+
+settings_reloaded.connect(_forget_channel_heads, dispatch_uid="pusherable.channels")
+
+
 def channel_for(instance: models.Model, channel_type: str | None = None) -> str:
     """The channel of one object: ``private-article_42`` by default."""
-    if instance.pk is None:
+    pk = instance.pk
+    if pk is None:
         raise ChannelError(
             f"{instance._meta.label} instance has no primary key yet, so it has no channel."
         )
-    base = f"{model_channel_part(instance)}_{encode_pk(instance.pk)}"
-    return _checked(channel_prefix(channel_type) + base)
+    return _checked(_object_channel_head(type(instance), channel_type) + encode_pk(pk))
 
 
 def channel_for_model(

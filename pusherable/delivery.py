@@ -143,11 +143,11 @@ def model_channel_events(events: Iterable[str] | None = None) -> frozenset[str]:
 
 
 def _dispatch(events: Sequence[Event]) -> None:
-    from .signals import delivery_failed
-
     try:
         get_backend().send_events(events)
     except Exception as exc:  # a page must never fail because delivery did
+        from .signals import delivery_failed
+
         logger.exception("pusherable: could not hand %d event(s) to the backend", len(events))
         delivery_failed.send(sender=BaseBackend, events=list(events), error=exc)
 
@@ -157,9 +157,16 @@ def send(events: Iterable[Event], *, on_commit: bool = True, using: str | None =
     batch = list(events)
     if not batch:
         return
-    if on_commit:
-        transaction.on_commit(lambda: _dispatch(batch), using=using)
+    if not on_commit:
+        _dispatch(batch)
+        return
+    connection = transaction.get_connection(using)
+    if connection.in_atomic_block or connection.connection is None or not connection.autocommit:
+        # Django decides: after the commit, or an error for manual transaction management.
+        connection.on_commit(lambda: _dispatch(batch))
     else:
+        # What on_commit() does outside a transaction (at once), without its detour
+        # through ensure_connection() on every page view.
         _dispatch(batch)
 
 
@@ -198,8 +205,12 @@ def send_event(item: Event, *, on_commit: bool = True, using: str | None = None)
     # The size guard encodes the data anyway: the event keeps that JSON, so that the
     # backend sends it as is instead of encoding the same data a second time.
     data, encoded = limit_payload(item.data, event=item.name)
-    if data is not item.data or encoded is not None:
+    if data is not item.data:
         item = replace(item, data=data, encoded_data=encoded)
+    else:
+        # The same data: keep its JSON on the event itself (a cache, not part of
+        # its identity) rather than copying the event.
+        item.encoded_data = encoded
     send([item], on_commit=on_commit, using=using)
     return item
 

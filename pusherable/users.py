@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.http import HttpRequest
@@ -37,9 +38,15 @@ def request_user(request: HttpRequest) -> Any:
         return user  # a session cookie (or an unknown kind of session): ask it
     if getattr(session, "_session_cache", None):
         return user  # data stored in this request's new session, maybe a login
+    return _anonymous_user_class()()
+
+
+@functools.cache
+def _anonymous_user_class() -> type:
+    # Imported on first use: django.contrib.auth.models needs the app registry ready.
     from django.contrib.auth.models import AnonymousUser
 
-    return AnonymousUser()
+    return AnonymousUser
 
 
 def _unread_middleware_user(user: SimpleLazyObject) -> bool:

@@ -160,3 +160,14 @@ def test_invalid_names(name):
 def test_unknown_models(name):
     with pytest.raises(UnknownChannelModel):
         parse_channel(name)
+
+
+def test_a_changed_setting_is_seen_by_the_next_name():
+    # The settings-only part of a name is kept between calls; a change must reach it.
+    assert channel_for(Article(pk=5)) == "private-article_5"
+    with override_settings(PUSHERABLE_CHANNEL_APP_LABEL=True, PUSHERABLE_CHANNEL_TYPE="presence"):
+        assert channel_for(Article(pk=5)) == "presence-testapp.article_5"
+    assert channel_for(Article(pk=5)) == "private-article_5"
+    assert channel_for(Ticket(pk="00000000-0000-0000-0000-000000000001")) == (
+        "private-ticket_00000000-0000-0000-0000-000000000001"
+    )

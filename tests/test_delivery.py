@@ -66,6 +66,30 @@ def test_outside_a_transaction_trigger_sends_at_once():
     assert_triggered("private-article_2", "view", {"pk": 1}, count=1)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_before_the_first_query_trigger_still_sends_at_once():
+    # No database connection yet: Django's on_commit() decides (and connects).
+    from django.db import connection
+
+    connection.close()
+    delivery.trigger("private-article_1", "view", {"pk": 1})
+    assert_triggered("private-article_1", "view", count=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manual_transaction_management_is_refused_as_django_does():
+    from django.db.transaction import TransactionManagementError
+
+    transaction.set_autocommit(False)
+    try:
+        with pytest.raises(TransactionManagementError):
+            delivery.trigger("private-article_1", "view", {"pk": 1})
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
+    assert_not_triggered()
+
+
 def test_on_commit_false_sends_at_once():
     event = delivery.trigger("c", "e", {"a": 1}, on_commit=False)
     assert event == Event(["c"], "e", {"a": 1}, None)

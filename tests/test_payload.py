@@ -479,3 +479,35 @@ def test_trigger_for_without_commit_and_other_channel_type(article):
 def test_trigger_for_unsaved_object_is_a_clear_error(db):
     with pytest.raises(ChannelError, match="no primary key"):
         trigger_for(Article(title="draft"), "created")
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text()
+        | st.dates()
+        | st.decimals(allow_nan=False)
+        | st.uuids(),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=5), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_encoding_is_exactly_django_json_encoders(data):
+    # encode_payload() takes a faster path than JSONEncoder.encode(); the text
+    # (what the size limit counts and Pusher carries) must not differ by a byte.
+    expected = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    assert encode_payload(data) == expected
+
+
+def test_circular_data_is_a_clear_error():
+    data: dict = {"a": 1}
+    data["self"] = data
+    with pytest.raises(PayloadError, match="circular"):
+        encode_payload(data)
+    assert encode_payload({"a": 1}) == '{"a":1}'  # nothing left over from the failure

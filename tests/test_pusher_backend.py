@@ -249,6 +249,20 @@ def test_a_subclass_encoding_is_not_bypassed(api, make_backend):
     assert api.events[0]["data"] == {"A": 1}
 
 
+def test_a_subclass_event_data_is_not_bypassed(api, make_backend):
+    class Wrapped(Backend):
+        def event_data(self, event):
+            return f'{{"wrapped":{super().event_data(event)}}}'
+
+    backend = Wrapped(client_options=api.client_options())
+    try:
+        backend.send_events([Event(["c"], "e", {"a": 1}, encoded_data='{"a":1}')])
+        assert backend.flush(10)
+    finally:
+        backend.close(timeout=1)
+    assert api.events[0]["data"] == {"wrapped": {"a": 1}}
+
+
 @pytest.mark.parametrize(
     ("queued", "since_last", "last_batch", "expected"),
     [

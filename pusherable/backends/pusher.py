@@ -80,6 +80,9 @@ SINGLE_TRIGGER_SIZE_LIMIT = 30_720
 MAX_BATCH_SIZE = 10
 EVENT_NAME_LIMIT = 200
 SOCKET_ID_RE = re.compile(r"\A\d+\.\d+\Z")
+# The names pusher.util.validate_channel() accepts, short of the length and its
+# server-to-user channels (which it still checks itself).
+CHANNEL_NAME_RE = re.compile(r"\A[-a-zA-Z0-9_=@,.;]+\Z")
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 STATUS_RE = re.compile(r"\A(\d{3}):")
 ERRNO_RE = re.compile(r"\[Errno -?\d+\] [^'\")]+")
@@ -144,6 +147,9 @@ class _Shard:
     wakeup: threading.Condition
     queue: deque[BatchItem] = field(default_factory=deque)
     worker: threading.Thread | None = None
+    # False once the worker left its loop: read on every event, unlike the costlier
+    # Thread.is_alive().
+    running: bool = False
     in_flight: int = 0
     last_sent_at: float = float("-inf")
     last_batch_size: int = 0
@@ -297,7 +303,7 @@ class Backend(BaseBackend):
                 busy = [shard for shard in self._shards if shard.queue or shard.in_flight]
                 if not busy:
                     return True
-                if any(shard.worker is None or not shard.worker.is_alive() for shard in busy):
+                if any(not shard.running for shard in busy):
                     return False
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -479,16 +485,24 @@ class Backend(BaseBackend):
         """Split events into one :class:`BatchItem` per channel; refuse what cannot go out."""
         items: list[BatchItem] = []
         refused: list[tuple[Event, str]] = []
+        cls = type(self)
+        # Without overrides, event_data() is the JSON the event already carries.
+        own_encoding = (
+            cls.event_data is Backend.event_data and cls.encode_data is Backend.encode_data
+        )
         for event in events:
-            reason = self._invalid_event_reason(event)
-            if reason:
-                refused.append((event, reason))
-                continue
-            try:
-                data = self.event_data(event)
-            except (TypeError, ValueError) as exc:
-                refused.append((event, f"data is not JSON-serializable: {exc}"))
-                continue
+            if not _plainly_valid(event):
+                reason = self._invalid_event_reason(event)
+                if reason:
+                    refused.append((event, reason))
+                    continue
+            data = event.encoded_data if own_encoding else None
+            if data is None:
+                try:
+                    data = self.event_data(event)
+                except (TypeError, ValueError) as exc:
+                    refused.append((event, f"data is not JSON-serializable: {exc}"))
+                    continue
             if sys.getsizeof(data) > SINGLE_TRIGGER_SIZE_LIMIT:
                 self._fail_event(event, f"data of {len(data)} characters", "too-large")
                 continue
@@ -547,7 +561,7 @@ class Backend(BaseBackend):
                     # thread switch.
                     size = len(shard.queue)
                     if size == 1 or size == self.batch_size:
-                        if shard.worker is None or not shard.worker.is_alive():
+                        if not shard.running:
                             self._start_worker(shard)
                         shard.wakeup.notify()
                 self._queued += len(items)
@@ -601,7 +615,12 @@ class Backend(BaseBackend):
             name=f"pusherable-delivery-{self._shards.index(shard)}",
             daemon=True,
         )
-        shard.worker.start()
+        shard.running = True
+        try:
+            shard.worker.start()
+        except BaseException:
+            shard.running = False
+            raise
 
     def _take_batch(self, shard: _Shard) -> list[BatchItem] | None:
         with self._lock:
@@ -655,6 +674,14 @@ class Backend(BaseBackend):
             self._burst_drops = 0
 
     def _run_worker(self, shard: _Shard) -> None:
+        try:
+            self._work(shard)
+        finally:
+            with self._lock:
+                shard.running = False
+                self._idle.notify_all()
+
+    def _work(self, shard: _Shard) -> None:
         while True:
             batch = self._take_batch(shard)
             if batch is None:
@@ -670,8 +697,6 @@ class Backend(BaseBackend):
                     shard.last_sent_at = time.monotonic()
                     if not shard.queue:
                         self._idle.notify_all()
-        with self._lock:
-            self._idle.notify_all()
 
     # -- sending ----------------------------------------------------------------
 
@@ -874,6 +899,18 @@ class Backend(BaseBackend):
         """
         self._init_state()
         self.stats = DeliveryStats()
+
+
+def _plainly_valid(event: Event) -> bool:
+    # The usual event, known good without the pusher library's checks (which
+    # _invalid_event_reason() runs for anything else, to say what is wrong).
+    name = event.name
+    if type(name) is not str or not 0 < len(name) <= EVENT_NAME_LIMIT or not event.channels:
+        return False
+    for channel in event.channels:
+        if type(channel) is not str or len(channel) > 200 or not CHANNEL_NAME_RE.match(channel):
+            return False
+    return True
 
 
 def _events_of(items: Iterable[BatchItem]) -> list[Event]:
