@@ -163,7 +163,16 @@ def channel_for(instance: models.Model, channel_type: str | None = None) -> str:
         raise ChannelError(
             f"{instance._meta.label} instance has no primary key yet, so it has no channel."
         )
-    return _checked(_object_channel_head(type(instance), channel_type) + encode_pk(pk))
+    # Called on every page view: the common case (a cached head, an integer or UUID
+    # key) takes no further call.
+    head = _object_channel_heads.get((type(instance), channel_type))
+    if head is None:
+        head = _object_channel_head(type(instance), channel_type)
+    text = str(pk)
+    if not text or not _SAFE_PK_CHARS.issuperset(text):
+        text = encode_pk(pk)
+    name = head + text
+    return name if len(name) <= MAX_CHANNEL_NAME_LENGTH else _checked(name)
 
 
 def channel_for_model(

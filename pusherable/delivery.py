@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from django.db import models, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
@@ -123,7 +123,8 @@ def request_socket_id(request: HttpRequest) -> str | None:
     """
     # META, not request.headers: building the headers mapping costs more than the
     # whole hand-off to delivery, for a page that never reads it otherwise.
-    socket_id = clean_socket_id(request.META.get(_SOCKET_ID_META_KEY))
+    raw = request.META.get(_SOCKET_ID_META_KEY)
+    socket_id = None if raw is None else clean_socket_id(raw)
     if socket_id is None and request.method == "POST":
         socket_id = clean_socket_id(request.POST.get(settings.PUSHERABLE_SOCKET_ID_FIELD))
     return socket_id
@@ -144,7 +145,7 @@ def model_channel_events(events: Iterable[str] | None = None) -> frozenset[str]:
 
 def _dispatch(events: Sequence[Event]) -> None:
     try:
-        get_backend().send_events(events)
+        (_backend or get_backend()).send_events(events)
     except Exception as exc:  # a page must never fail because delivery did
         from .signals import delivery_failed
 
@@ -160,7 +161,7 @@ def send(events: Iterable[Event], *, on_commit: bool = True, using: str | None =
     if not on_commit:
         _dispatch(batch)
         return
-    connection = transaction.get_connection(using)
+    connection = connections[using or DEFAULT_DB_ALIAS]
     if connection.in_atomic_block or connection.connection is None or not connection.autocommit:
         # Django decides: after the commit, or an error for manual transaction management.
         connection.on_commit(lambda: _dispatch(batch))

@@ -141,7 +141,10 @@ class PusherMixin(_ViewBase):
         Override this (rather than :meth:`get_pusher_channels`, which also names
         what a page subscribes to) to send some events to more channels.
         """
-        return self.get_pusher_channels() + self.get_pusher_model_channels(event)
+        channels = self.get_pusher_channels()
+        if event in RENDER_EVENTS:
+            return channels  # never to the model's channel (see get_pusher_model_channels)
+        return channels + self.get_pusher_model_channels(event)
 
     def get_pusher_model_channels(self, event: str) -> list[str]:
         """The model's channel when ``event`` is one of its events, else ``[]``.
@@ -229,18 +232,25 @@ class PusherMixin(_ViewBase):
         item = self.prepare_pusher_event(event) if isinstance(event, str) else event
         if item is None:
             return None
-        sent: set[tuple[str, str]] = self.__dict__.setdefault("_pusher_sent", set())
-        channels = [channel for channel in item.channels if (channel, item.name) not in sent]
-        if not channels:
-            return None
+        sent: set[tuple[str, str]] | None = self.__dict__.get("_pusher_sent")
+        if sent is None:
+            sent = self.__dict__["_pusher_sent"] = set()
+        name = item.name
+        if sent:
+            channels = [channel for channel in item.channels if (channel, name) not in sent]
+            if not channels:
+                return None
+        else:
+            channels = item.channels
         if len(channels) < len(item.channels):
             item = replace(item, channels=channels)
         try:
             result = send_event(item)
         except Exception:
-            logger.exception("pusherable: could not send event %r in %s", item.name, type(self))
+            logger.exception("pusherable: could not send event %r in %s", name, type(self))
             return None
-        sent.update((channel, item.name) for channel in channels)
+        for channel in channels:
+            sent.add((channel, name))
         return result
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:

@@ -34,7 +34,7 @@ import re
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping
 from itertools import chain
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -186,7 +186,21 @@ def is_sensitive_field(name: str) -> bool:
     return _is_sensitive(name, _sensitivity_key())
 
 
-_M2M, _FILE, _PLAIN = "m2m", "file", "plain"
+_M2M, _FILE, _PLAIN, _ATTRIBUTE = "m2m", "file", "plain", "attribute"
+_BASE_VALUE_FROM_OBJECT = models.Field.value_from_object
+
+
+class _FieldPlan(NamedTuple):
+    """Which fields of a model a payload carries, and how to read each."""
+
+    # (name, kind, field, attname): _ATTRIBUTE fields are read as the attribute
+    # itself, which is all Field.value_from_object() does, without the call.
+    fields: tuple[tuple[str, str, models.Field, str], ...]
+    # The primary key's field name when its serialized value is the payload's
+    # "pk" as well (read once, not twice), else None.
+    pk_name: str | None
+    # The payload's "model": Options.label_lower, which builds the string anew.
+    label: str
 
 
 @functools.lru_cache(maxsize=512)
@@ -195,11 +209,12 @@ def _field_plan(
     fields: frozenset[str] | None,
     exclude: frozenset[str],
     sensitivity: tuple[frozenset[str], str],
-) -> tuple[tuple[str, str, models.Field], ...]:
+) -> _FieldPlan:
     # Which fields to send, and how, depends only on the model and the settings:
     # worked out once per combination rather than on every event.
     opts = model._meta
     plan = []
+    pk_name = None
     for field in chain(opts.concrete_fields, opts.private_fields, opts.many_to_many):
         named = fields is not None and field.name in fields
         if fields is not None and not named:
@@ -216,10 +231,52 @@ def _field_plan(
             kind = _M2M
         elif isinstance(field, models.FileField):
             kind = _FILE
+        elif type(field).value_from_object is _BASE_VALUE_FROM_OBJECT:
+            kind = _ATTRIBUTE
+            if field is opts.pk:
+                pk_name = field.name
         else:
             kind = _PLAIN
-        plan.append((field.name, kind, field))
-    return tuple(plan)
+        plan.append((field.name, kind, field, field.attname))
+    return _FieldPlan(tuple(plan), pk_name, opts.label_lower)
+
+
+def _plan_for(
+    instance: models.Model, fields: Collection[str] | None, exclude: Collection[str] | None
+) -> _FieldPlan:
+    cached = _sensitivity_cache
+    if (
+        cached is not None
+        and cached[0] is settings.PUSHERABLE_SENSITIVE_FIELDS
+        and cached[1] is settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN
+    ):
+        sensitivity = cached[2]  # what _sensitivity_key() returns, without the call
+    else:
+        sensitivity = _sensitivity_key()
+    return _field_plan(
+        type(instance),
+        None if fields is None else frozenset(fields),
+        frozenset(exclude or ()),
+        sensitivity,
+    )
+
+
+def _serialize(instance: models.Model, plan: _FieldPlan) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, kind, field, attname in plan.fields:
+        if kind is _ATTRIBUTE:
+            value = getattr(instance, attname)
+            # Most values are already JSON types: no call for them.
+            data[name] = (
+                value if value is None or type(value) in _PLAIN_TYPES else json_safe(value)
+            )
+        elif kind is _PLAIN:
+            data[name] = json_safe(field.value_from_object(instance))
+        elif kind is _M2M:
+            data[name] = _many_to_many_pks(instance, field)
+        else:
+            data[name] = file_value(field.value_from_object(instance))
+    return data
 
 
 def serialize_object(
@@ -234,21 +291,7 @@ def serialize_object(
     is not editable (``auto_now``, ``editable=False``) is included when ``fields``
     names it, rather than silently dropped.
     """
-    plan = _field_plan(
-        type(instance),
-        None if fields is None else frozenset(fields),
-        frozenset(exclude or ()),
-        _sensitivity_key(),
-    )
-    data: dict[str, Any] = {}
-    for name, kind, field in plan:
-        if kind is _PLAIN:
-            data[name] = json_safe(field.value_from_object(instance))
-        elif kind is _M2M:
-            data[name] = _many_to_many_pks(instance, field)
-        else:
-            data[name] = file_value(field.value_from_object(instance))
-    return data
+    return _serialize(instance, _plan_for(instance, fields, exclude))
 
 
 def describe_user(user: Any) -> tuple[str | None, str | None]:
@@ -288,12 +331,13 @@ def build_payload(
     ``{"event", "model", "pk", "object", "user", "user_id"}``, plus ``"changed"``
     (the new values of the ``changed`` field names) when ``changed`` is given.
     """
-    object_data = serialize_object(instance, fields, exclude)
-    username, user_id = describe_user(user)
+    plan = _plan_for(instance, fields, exclude)
+    object_data = _serialize(instance, plan)
+    username, user_id = (None, None) if user is None else describe_user(user)
     payload: dict[str, Any] = {
         "event": event,
-        "model": instance._meta.label_lower,
-        "pk": json_safe(instance.pk),
+        "model": plan.label,
+        "pk": object_data[plan.pk_name] if plan.pk_name else json_safe(instance.pk),
         "object": object_data,
         "user": username,
         "user_id": user_id,
@@ -312,7 +356,11 @@ def encode_payload(data: Any) -> str:
     try:
         return _dumps(data)
     except (TypeError, ValueError) as exc:
-        raise PayloadError(f"Event data cannot be serialized to JSON: {exc}") from exc
+        raise _not_serializable(exc) from exc
+
+
+def _not_serializable(exc: Exception) -> PayloadError:
+    return PayloadError(f"Event data cannot be serialized to JSON: {exc}")
 
 
 # One encoder for every event: json.dumps(cls=...) would build a new one per call.
@@ -382,8 +430,11 @@ def limit_payload(
         limit = settings.PUSHERABLE_MAX_PAYLOAD_SIZE
     if not limit:
         return data, None
-    text = encode_payload(data)
-    size = _utf8_size(text)
+    try:
+        text = _dumps(data)
+    except (TypeError, ValueError) as exc:
+        raise _not_serializable(exc) from exc
+    size = len(text) if text.isascii() else _utf8_size(text)
     if size <= limit:
         return data, text
     small: dict[str, Any] = {key: data.get(key) for key in TRUNCATED_KEYS}

@@ -4,6 +4,7 @@ import datetime
 import logging
 import sys
 import threading
+import time
 import uuid
 from decimal import Decimal
 
@@ -291,3 +292,53 @@ def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
         backend.send_events([Event(["c"], "e", {"i": i})])
         assert backend.flush(10)
     assert [e["data"]["i"] for e in api.events] == [0, 1, 2]
+
+
+class CountingWakeups:
+    """Counts the wake-ups the request's thread gives a sender (Condition.notify)."""
+
+    def __init__(self, backend):
+        self.calls = 0
+        for shard in backend._shards:
+            original = shard.wakeup.notify
+
+            def notify(n=1, original=original):
+                self.calls += 1
+                original(n)
+
+            shard.wakeup.notify = notify
+
+
+def test_a_polling_sender_is_not_woken_by_each_event(api, make_backend):
+    backend = make_backend(senders=1, poll_interval=0.005, poll_window=30)
+    backend.send_events([Event(["c"], "first", {})])
+    assert backend.flush(10)
+    wakeups = CountingWakeups(backend)
+    for number in range(5):
+        backend.send_events([Event(["c"], "next", {"n": number})])
+    assert backend.flush(10)
+    assert wakeups.calls == 0  # found by polling, not by a wake-up from the caller
+    assert [event["data"] for event in api.events[1:]] == [{"n": n} for n in range(5)]
+
+
+def test_a_sleeping_sender_is_woken_at_once(api, make_backend):
+    backend = make_backend(senders=1, poll_interval=0.005, poll_window=0)
+    backend.send_events([Event(["c"], "first", {})])
+    assert backend.flush(10)
+    wakeups = CountingWakeups(backend)
+    deadline = time.monotonic() + 5
+    while not backend._shards[0].asleep and time.monotonic() < deadline:
+        time.sleep(0.001)  # the sender goes to sleep once its queue is empty
+    backend.send_events([Event(["c"], "second", {})])
+    assert backend.flush(10)
+    assert wakeups.calls == 1
+    assert [event["name"] for event in api.events] == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("poll_interval", "since_last", "expected"),
+    [(0.002, 0.0, True), (0.002, 0.019, True), (0.002, 0.02, False), (0, 0.0, False)],
+)
+def test_should_poll(make_backend, poll_interval, since_last, expected):
+    backend = make_backend(poll_interval=poll_interval, poll_window=0.02)
+    assert backend.should_poll(since_last) is expected
