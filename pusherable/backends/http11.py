@@ -107,7 +107,7 @@ class Response(NamedTuple):
     keep_alive: bool
 
 
-# -- requests --------------------------------------------------------------------------------
+# -- requests ------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # A request target never holds a space or a control character (they would
@@ -171,7 +171,7 @@ def encode_request(
     return head + body
 
 
-# -- responses: the pieces --------------------------------------------------------------------
+# -- responses: the pieces -----------------------------------------------------------------
 
 _STATUS_LINE = re.compile(r"HTTP/1\.([0-9]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
@@ -263,7 +263,7 @@ def keeps_alive(minor: int, headers: Mapping[str, str]) -> bool:
     return minor >= 1 or "keep-alive" in tokens
 
 
-# -- responses: chunked bodies --------------------------------------------------------------
+# -- responses: chunked bodies -------------------------------------------------------------
 
 _SIZE, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
 
@@ -388,7 +388,7 @@ def _strip_cr(line: bytes) -> bytes:
     return line[:-1] if line[-1:] == b"\r" else line
 
 
-# -- responses: the parser --------------------------------------------------------------------
+# -- responses: the parser -----------------------------------------------------------------
 
 _HEAD, _BODY_LENGTH, _BODY_CHUNKED, _BODY_UNTIL_CLOSE, _COMPLETE = range(5)
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -517,7 +517,7 @@ class ResponseParser:
             )
         raise IncompleteResponse("Connection closed in the middle of the chunked body")
 
-    # -- states ---------------------------------------------------------------------------------
+    # -- states ----------------------------------------------------------------------------
 
     def _read_head(self) -> Response | None:
         while True:
