@@ -463,7 +463,9 @@ class ResponseParser:
         self.max_body_size = max_body_size
         #: Bytes received so far, of this answer and whatever follows it.
         self.received = 0
+        #: Bytes received after the complete response (never reuse a connection with any).
         self.leftover = b""
+        #: The complete :class:`Response`, once there is one.
         self.response: Response | None = None
         self._state = _HEAD
         self._head = b""  # the head so far (at most max_head_size bytes: a plain bytes is fine)

@@ -122,7 +122,7 @@ class KeepAliveTransport:
         except NoResponse as exc:
             sock.close()
             if not reused:
-                raise TransportError(str(exc)) from exc
+                raise self._wrap(exc) from exc
             # The server closed a kept-alive connection as we used it: once more, fresh.
             try:
                 sock = self.connect()
@@ -217,7 +217,7 @@ class KeepAliveTransport:
         if isinstance(exc, (socket.timeout, TimeoutError)):
             return TransportTimeout(f"Read timed out after {self.client.timeout:g}s ({exc})")
         if isinstance(exc, ProtocolError):
-            return TransportError(f"Invalid answer from {self.host_header}: {exc}")
+            return TransportError(f"{exc} ({self.host_header})")
         if isinstance(exc, OSError):
             return TransportError(f"{type(exc).__name__}: {exc}")
         return exc
