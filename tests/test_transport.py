@@ -141,11 +141,13 @@ class ClosingServer:
                 )
                 while len(body) < length:
                     body += connection.recv(65536)
+                # Counted before it goes out: the client may check the count
+                # as soon as it has the answer.
+                self.answered += 1
                 connection.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                     b"Content-Length: 2\r\n\r\n{}"
                 )
-                self.answered += 1
 
     def stop(self) -> None:
         self.closed.set()

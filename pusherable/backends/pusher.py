@@ -4,7 +4,7 @@ The request that triggers an event never waits on the network and never sees
 an exception:
 
 - one :class:`pusher.Pusher` client per process, built lazily and rebuilt
-  after ``fork``, sending through keep-alive :mod:`http.client` connections
+  after ``fork``, sending through keep-alive HTTP/1.1 connections
   (:class:`~pusherable.backends.transport.KeepAliveTransport`) rather than
   ``requests``, which costs several times the CPU per request;
 - a bounded in-memory queue (:data:`PUSHERABLE_QUEUE_SIZE`); when it is full
