@@ -150,9 +150,6 @@ class _Shard:
     # False once the worker left its loop: read on every event, unlike the costlier
     # Thread.is_alive().
     running: bool = False
-    # True while the worker waits with no timeout: only then must a new event wake
-    # it (while it polls, it finds the event itself within ``poll_interval``).
-    asleep: bool = False
     in_flight: int = 0
     last_sent_at: float = float("-inf")
     last_batch_size: int = 0
@@ -196,13 +193,6 @@ class Backend(BaseBackend):
         seconds ago, and more events are waiting or the previous batch was full),
         seconds to wait for a batch to fill before sending it. A lone event, after
         a quiet period or in a trickle, goes out at once (see :meth:`should_linger`).
-    :param poll_interval: while events keep coming (within ``poll_window`` seconds
-        of the last batch), a sender looks at its queue every ``poll_interval``
-        seconds instead of waiting to be woken, so that the request that queues an
-        event does not pay for waking a thread (a system call, and on a virtual
-        machine an interrupt to another CPU: tens of microseconds). An event
-        after a quiet period wakes the sender at once. ``0`` wakes it for every event.
-    :param poll_window: seconds after its last batch during which a sender polls.
     :param senders: sender threads, hence requests in flight at once. Each
         channel always goes through the same sender, so its events keep their order.
     :param http_backend: the ``pusher`` library's HTTP backend: ``None`` (the
@@ -225,8 +215,6 @@ class Backend(BaseBackend):
         retry_deadline: float | None = None,
         shutdown_timeout: float | None = None,
         linger: float = 0.002,
-        poll_interval: float = 0.002,
-        poll_window: float = 0.02,
         senders: int = 4,
         http_backend: Any = None,
         client_options: dict[str, Any] | None = None,
@@ -258,8 +246,6 @@ class Backend(BaseBackend):
         )
         self.client_options["timeout"] = self.timeout
         self.linger = max(0.0, float(linger))
-        self.poll_interval = max(0.0, float(poll_interval))
-        self.poll_window = max(0.0, float(poll_window))
         self.senders = max(1, int(senders))
         self.http_backend = http_backend
         self.stats = DeliveryStats()
@@ -570,16 +556,13 @@ class Backend(BaseBackend):
                 for item in items:
                     shard = shards[self.shard_index(item.channel)]
                     shard.queue.append(item)
-                    # Wake the sender only when it sleeps (a first event after a
-                    # quiet period) or lingers for a full batch: a polling or busy
-                    # sender finds the event itself, and the request is spared a
-                    # thread wake-up.
+                    # Wake the sender when it may wait for a first item or a full
+                    # batch; waking it for every event would cost a thread switch.
                     size = len(shard.queue)
                     if size == 1 or size == self.batch_size:
                         if not shard.running:
                             self._start_worker(shard)
-                        elif shard.asleep or size == self.batch_size:
-                            shard.wakeup.notify()
+                        shard.wakeup.notify()
                 self._queued += len(items)
             if dropped:
                 self.stats.dropped += len(dropped)
@@ -645,14 +628,7 @@ class Backend(BaseBackend):
                 if self._closed:
                     return None
                 self._idle.notify_all()
-                if self.should_poll(time.monotonic() - shard.last_sent_at):
-                    shard.wakeup.wait(self.poll_interval)
-                else:
-                    shard.asleep = True
-                    try:
-                        shard.wakeup.wait()
-                    finally:
-                        shard.asleep = False
+                shard.wakeup.wait()
             # Under load, fewer and fuller requests cost the process less CPU (and so
             # the requests sharing its GIL less time); a trickle goes out at once.
             if self.should_linger(
@@ -669,13 +645,6 @@ class Backend(BaseBackend):
             shard.in_flight = count
             shard.last_batch_size = count
             return batch
-
-    def should_poll(self, since_last_batch: float) -> bool:
-        """Whether an idle sender looks at its queue again in ``poll_interval``
-        seconds (rather than sleeping until an event wakes it): while its last batch
-        went out less than ``poll_window`` seconds ago.
-        """
-        return bool(self.poll_interval) and since_last_batch < self.poll_window
 
     def should_linger(self, queued: int, since_last_batch: float, last_batch_size: int) -> bool:
         """Whether a sender waits up to ``linger`` seconds for its batch to fill.
