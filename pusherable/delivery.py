@@ -192,7 +192,9 @@ def trigger(
     """
     channel_list = [channels] if isinstance(channels, str) else list(channels)
     item = Event(channel_list, event, data, clean_socket_id(socket_id))
-    return send_event(item, on_commit=on_commit, using=using)
+    # Encoded here, whatever the backend: a PayloadError belongs to the caller, and
+    # later changes to ``data`` must not reach the event.
+    return _send_limited(item, on_commit=on_commit, using=using)
 
 
 def send_event(item: Event, *, on_commit: bool = True, using: str | None = None) -> Event:
@@ -200,9 +202,25 @@ def send_event(item: Event, *, on_commit: bool = True, using: str | None = None)
 
     :func:`trigger` builds the event from its arguments; the mixins hand over the
     event they already built. A malformed ``socket_id`` is dropped, as in :func:`trigger`.
+
+    The size guard (:func:`pusherable.payload.limit_payload`) applies here, unless
+    the backend applies it itself off the caller's thread
+    (:attr:`~pusherable.backends.base.BaseBackend.limits_payload_size`, the pusher
+    backend in ``"background"`` mode): the event is then handed over unencoded, and
+    data that is not JSON is logged and reported by the backend
+    (:data:`~pusherable.signals.delivery_failed`) rather than raised here.
     """
     if item.socket_id is not None and clean_socket_id(item.socket_id) is None:
         item = replace(item, socket_id=None)
+    if (_backend or get_backend()).limits_payload_size:
+        # The backend encodes and limits the event in its own thread: nothing of
+        # that on the request path.
+        send([item], on_commit=on_commit, using=using)
+        return item
+    return _send_limited(item, on_commit=on_commit, using=using)
+
+
+def _send_limited(item: Event, *, on_commit: bool, using: str | None) -> Event:
     # The size guard encodes the data anyway: the event keeps that JSON, so that the
     # backend sends it as is instead of encoding the same data a second time.
     data, encoded = limit_payload(item.data, event=item.name)

@@ -208,10 +208,12 @@ class PusherMixin(_ViewBase):
         """
         if not self.should_send_pusher_event(event):
             return None
-        # A subclass may add a channel the default already has: send once to each.
-        channels = list(dict.fromkeys(self.get_pusher_channels_for(event)))
+        channels = self.get_pusher_channels_for(event)
         if not channels:
             return None
+        if len(channels) > 1:
+            # A subclass may add a channel the default already has: send once to each.
+            channels = list(dict.fromkeys(channels))
         return Event(channels, event, self.get_pusher_payload(event), self.get_pusher_socket_id())
 
     def prepare_pusher_event(self, event: str) -> Event | None:

@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from pusherable.backends.pusher import Backend
+from pusherable.signals import delivery_failed
 from pusherable.testing import outbox
 from tests.fake_pusher import FakePusher
 from tests.testapp.models import Article, Tag
@@ -85,3 +86,16 @@ def make_backend(api):
     api.hang = False
     for backend in backends:
         backend.close(timeout=1)
+
+
+@pytest.fixture
+def failures():
+    """``[(events, error), ...]`` sent through :data:`pusherable.signals.delivery_failed`."""
+    received = []
+
+    def receiver(sender, events, error, **kwargs):
+        received.append((list(events), error))
+
+    delivery_failed.connect(receiver)
+    yield received
+    delivery_failed.disconnect(receiver)

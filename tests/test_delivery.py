@@ -9,7 +9,6 @@ from pusherable import delivery, testing
 from pusherable.backends.base import BaseBackend
 from pusherable.backends.locmem import Backend as LocmemBackend
 from pusherable.events import Event
-from pusherable.signals import delivery_failed
 from pusherable.testing import assert_not_triggered, assert_triggered
 
 
@@ -26,18 +25,6 @@ class RecordingBackend(BaseBackend):
     def send_events(self, events):
         self.received.extend(events)
         return len(events)
-
-
-@pytest.fixture
-def failures():
-    received = []
-
-    def receiver(sender, events, error, **kwargs):
-        received.append((events, error))
-
-    delivery_failed.connect(receiver)
-    yield received
-    delivery_failed.disconnect(receiver)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,7 +21,6 @@ from django.test import override_settings
 
 from pusherable import delivery
 from pusherable.events import Event
-from pusherable.signals import delivery_failed
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,18 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def make_backend(make_backend):
     """The suite's ``make_backend``, with a short request timeout: the API hangs here."""
     return functools.partial(make_backend, timeout=2.0)
-
-
-@pytest.fixture
-def failures():
-    received = []
-
-    def receiver(sender, events, error, **kwargs):
-        received.append((list(events), error))
-
-    delivery_failed.connect(receiver)
-    yield received
-    delivery_failed.disconnect(receiver)
 
 
 def events(count, name="e", channels=("private-article_1",)):
@@ -356,7 +343,7 @@ def test_interpreter_exit_flushes_pending_events(api, tmp_path):
 # -- fork ------------------------------------------------------------------------------
 
 
-def _child_sends(backend, parent_worker_ident, queue):
+def _child_sends(backend, parent_worker_id, queue):
     stats_before = backend.stats.as_dict()
     queued_before = backend.queued
     backend.send_events([Event(["private-article_1"], "from-child", {"pid": os.getpid()})])
@@ -367,8 +354,10 @@ def _child_sends(backend, parent_worker_ident, queue):
             "queued_before": queued_before,
             "flushed": flushed,
             "sent": backend.stats.sent,
+            # native_id: the kernel's thread id, unique while the parent's thread
+            # lives (pthread idents are addresses a child may hand out again).
             "new_worker": len(backend.workers) == 1
-            and backend.workers[0].ident != parent_worker_ident,
+            and backend.workers[0].native_id != parent_worker_id,
         }
     )
 
@@ -383,7 +372,7 @@ def test_worker_restarts_after_fork(api, make_backend):
     backend.send_events(events(1, "parent-pending"))
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
-    process = context.Process(target=_child_sends, args=(backend, parent_worker.ident, queue))
+    process = context.Process(target=_child_sends, args=(backend, parent_worker.native_id, queue))
     process.start()
     api.hang = False
     result = queue.get(timeout=30)

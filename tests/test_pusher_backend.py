@@ -4,7 +4,6 @@ import datetime
 import logging
 import sys
 import threading
-import time
 import uuid
 from decimal import Decimal
 
@@ -130,6 +129,7 @@ def test_large_event_goes_through_trigger(api, make_backend):
     assert backend.stats.sent == 3
 
 
+@override_settings(PUSHERABLE_MAX_PAYLOAD_SIZE=None)  # else "huge" goes out truncated
 def test_refused_events_do_not_sink_the_others(api, make_backend, caplog):
     backend = make_backend()
     with caplog.at_level(logging.ERROR, logger="pusherable"):
@@ -211,17 +211,23 @@ def test_getsizeof_is_what_the_library_checks():
     assert sys.getsizeof("x" * 10_200) > 10_240
 
 
-def test_data_encoded_by_trigger_is_sent_as_is(api, make_backend):
+@pytest.mark.parametrize("delivery", ["background", "sync"])
+def test_data_encoded_by_trigger_is_sent_as_is(api, make_backend, delivery):
     # trigger() encodes the data once for the size limit; the backend reuses that text.
-    backend = make_backend()
+    backend = make_backend(delivery=delivery)
     encodings = []
-    original = backend.encode_data
+    original_encode, original_limit = backend.encode_data, backend.limit_event
 
     def encode_data(data):
         encodings.append(data)
-        return original(data)
+        return original_encode(data)
 
-    backend.encode_data = encode_data  # an instance attribute: the class method is kept
+    def limit_event(event):  # the size guard, which encodes (background mode)
+        encodings.append(event.data)
+        return original_limit(event)
+
+    # Instance attributes: the class methods are kept, so is the shortcut.
+    backend.encode_data, backend.limit_event = encode_data, limit_event
     with override_settings(PUSHERABLE_BACKEND="pusherable.backends.locmem.Backend"):
         event = trigger(["private-a_1", "private-b_1"], "e", {"ü": "é"}, on_commit=False)
     assert event.encoded_data == '{"ü":"é"}'
@@ -293,3 +299,50 @@ def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
         assert backend.flush(10)
     assert [e["data"]["i"] for e in api.events] == [0, 1, 2]
 
+
+def test_background_mode_applies_the_size_guard_in_its_own_thread(api, make_backend, caplog):
+    # delivery.send_event() leaves the guard to this backend (limits_payload_size):
+    # the dispatcher encodes, truncates and logs, not the request.
+    backend = make_backend()
+    assert backend.limits_payload_size
+    assert not make_backend(delivery="sync").limits_payload_size
+    request_thread = threading.current_thread()
+    encoded_in = []
+    original = Backend.limit_event
+
+    def limit_event(self, event):
+        encoded_in.append(threading.current_thread())
+        return original(self, event)
+
+    event = Event(["c"], "big", {"event": "big", "pk": 7, "text": "x" * 20_000})
+    with caplog.at_level(logging.WARNING, logger="pusherable"), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Backend, "limit_event", limit_event)
+        backend.send_events([event, Event(["c"], "small", {"a": "é"})])
+        assert backend.flush(10)
+    assert encoded_in and request_thread not in encoded_in
+    assert [(e["name"], e["data"]) for e in api.events] == [
+        (
+            "big",
+            {
+                "event": "big",
+                "model": None,
+                "pk": 7,
+                "user": None,
+                "user_id": None,
+                "truncated": True,
+            },
+        ),
+        ("small", {"a": "é"}),
+    ]
+    assert "sending it truncated" in caplog.text
+    assert backend.stats.sent == 2
+
+
+def test_background_mode_reports_data_that_is_not_json(api, make_backend, failures):
+    backend = make_backend()
+    assert backend.send_events([Event(["c"], "odd", {"thing": object()})]) == 1
+    assert backend.flush(10)
+    assert api.events == []
+    assert backend.stats.failed == 1
+    [(events, error)] = failures
+    assert events[0].name == "odd" and "JSON" in str(error)

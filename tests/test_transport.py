@@ -333,7 +333,7 @@ def test_the_oldest_events_are_dropped_across_senders(api, make_backend):
         # Each sender takes its first event and hangs on it; the rest wait.
         backend.send_events([Event([first], "held", {}), Event([second], "held", {})])
         for _ in range(200):
-            if backend.queued == 2 and backend._queued == 0:  # both in flight
+            if all(shard.in_flight == 1 for shard in backend._shards):  # both in flight
                 break
             threading.Event().wait(0.01)
         backend.send_events([Event([first], "old", {}), Event([second], "old", {})])

@@ -18,6 +18,11 @@ class BaseBackend:
     raise into the caller for delivery faults: views call it on the request path.
     """
 
+    #: Whether the backend applies :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` itself, off
+    #: the caller's thread: :func:`pusherable.delivery.send_event` then hands it events
+    #: without encoding them first (the pusher backend in ``"background"`` mode).
+    limits_payload_size: bool = False
+
     def __init__(self, **options: Any) -> None:
         self.options = options
 

@@ -45,7 +45,7 @@ import weakref
 import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pusher
@@ -63,6 +63,7 @@ from ..exceptions import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from ..payload import limit_payload
 from .base import BaseBackend
 from .transport import KeepAliveTransport, TransportError
 
@@ -266,6 +267,16 @@ class Backend(BaseBackend):
         self._dropping = False
         self._burst_drops = 0
         self._retrying = False
+        # The hand-off from the caller: events appended as they come, turned into
+        # batch items (validated, encoded, size-limited, shared out among the
+        # senders) by the dispatcher thread, so that a request does none of that.
+        self._inbox: deque[Event] = deque()
+        self._dispatch_lock = threading.Lock()  # one dispatch at a time: order kept
+        self._dispatching = 0  # events taken from the inbox, not yet queued
+        self._dispatcher_wakeup = threading.Condition(threading.Lock())
+        self._dispatcher: threading.Thread | None = None
+        self._dispatcher_running = False
+        self._dispatcher_asleep = False
 
     # -- public API -----------------------------------------------------------
 
@@ -273,7 +284,13 @@ class Backend(BaseBackend):
     def queued(self) -> int:
         """Batch items waiting in the queue or being sent right now."""
         with self._lock:
-            return self._queued + sum(shard.in_flight for shard in self._shards)
+            waiting = sum(len(event.channels) for event in self._inbox)
+            return (
+                waiting
+                + self._dispatching
+                + self._queued
+                + sum(shard.in_flight for shard in self._shards)
+            )
 
     @property
     def workers(self) -> list[threading.Thread]:
@@ -281,19 +298,69 @@ class Backend(BaseBackend):
         with self._lock:
             return [shard.worker for shard in self._shards if shard.worker is not None]
 
+    @property
+    def limits_payload_size(self) -> bool:  # type: ignore[override]
+        """True in ``"background"`` mode: the dispatcher thread applies
+        :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (and encodes), not the request."""
+        return self.delivery == "background"
+
     def send_events(self, events: Sequence[Event]) -> int:
-        """Queue ``events`` (or send them at once in ``"sync"`` mode); never raises."""
+        """Queue ``events`` (or send them at once in ``"sync"`` mode); never raises.
+
+        In ``"background"`` mode the caller only appends the events to an inbox;
+        the dispatcher thread prepares them (:meth:`prepare_items`) and queues them
+        for the senders (:meth:`enqueue`).
+        """
         try:
-            items = self.prepare_items(events)
             if self.delivery == "sync":
-                self.deliver(items)
+                self.deliver(self.prepare_items(events))
+            elif self._closed:
+                self.enqueue(self.prepare_items(events))  # refused and reported there
             else:
-                self.enqueue(items)
+                self.submit(events)
         except Exception as exc:  # never into a view, whatever happens
             logger.exception("pusherable: could not queue %d event(s)", len(events))
             self.report_failure(list(events), exc)
             return 0
         return len(events)
+
+    def submit(self, events: Sequence[Event]) -> None:
+        """Hand ``events`` to the dispatcher thread: the whole cost on the request path."""
+        inbox = self._inbox
+        inbox.extend(events)
+        if len(inbox) + self._queued > self.queue_size:
+            # The queue is full (the API is down, or far behind) or the dispatcher
+            # is: do its work here, where the oldest events are dropped, so that
+            # what waits stays within PUSHERABLE_QUEUE_SIZE.
+            self.dispatch_inbox()
+        elif not self._dispatcher_running:
+            self._start_dispatcher()
+        elif self._dispatcher_asleep:
+            # Read after the append: a dispatcher that saw an empty inbox has said
+            # it sleeps before it looked (see _run_dispatcher), so no wake-up is lost.
+            with self._dispatcher_wakeup:
+                self._dispatcher_wakeup.notify()
+
+    def dispatch_inbox(self) -> None:
+        """Prepare and queue every event in the inbox, in order (see :meth:`submit`)."""
+        with self._dispatch_lock:
+            while True:
+                with self._lock:
+                    taken: list[Event] = []
+                    while self._inbox:
+                        taken.append(self._inbox.popleft())
+                    self._dispatching += len(taken)
+                if not taken:
+                    return
+                try:
+                    self.enqueue(self.prepare_items(taken))
+                except Exception as exc:  # the dispatcher must survive anything
+                    logger.exception("pusherable: could not queue %d event(s)", len(taken))
+                    self.report_failure(taken, exc)
+                finally:
+                    with self._lock:
+                        self._dispatching -= len(taken)
+                        self._idle.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued item was sent or given up on; True if the queue is empty."""
@@ -301,9 +368,11 @@ class Backend(BaseBackend):
         with self._lock:
             while True:
                 busy = [shard for shard in self._shards if shard.queue or shard.in_flight]
-                if not busy:
+                if not busy and not self._inbox and not self._dispatching:
                     return True
                 if any(not shard.running for shard in busy):
+                    return False
+                if self._inbox and not self._dispatcher_running and not self._dispatching:
                     return False
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
@@ -317,16 +386,28 @@ class Backend(BaseBackend):
         with self._lock:
             if self._closed:
                 return
+        # What the dispatcher has not queued yet goes to the senders first.
+        self.dispatch_inbox()
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._stop_by = stop_by = time.monotonic() + timeout
             for shard in self._shards:
                 shard.wakeup.notify_all()
             workers = [shard.worker for shard in self._shards if shard.worker is not None]
+            if self._dispatcher is not None:
+                workers.append(self._dispatcher)
+        with self._dispatcher_wakeup:
+            self._dispatcher_wakeup.notify_all()
         for worker in workers:
             if worker is not threading.current_thread():
                 # A request in flight may outlive the deadline; the daemon thread
                 # then dies with the process, and its batch counts as not delivered.
                 worker.join(max(0.0, stop_by - time.monotonic()))
+        # Events handed over while closing are refused by enqueue() (the backend is
+        # closed now), counted and reported like any other.
+        self.dispatch_inbox()
         with self._lock:
             leftover = [item for shard in self._shards for item in shard.queue]
             for shard in self._shards:
@@ -499,8 +580,12 @@ class Backend(BaseBackend):
             data = event.encoded_data if own_encoding else None
             if data is None:
                 try:
-                    data = self.event_data(event)
-                except (TypeError, ValueError) as exc:
+                    if self.limits_payload_size:
+                        event = self.limit_event(event)
+                        data = event.encoded_data if own_encoding else None
+                    if data is None:
+                        data = self.event_data(event)
+                except (TypeError, ValueError) as exc:  # PayloadError is a ValueError
                     refused.append((event, f"data is not JSON-serializable: {exc}"))
                     continue
             if sys.getsizeof(data) > SINGLE_TRIGGER_SIZE_LIMIT:
@@ -516,6 +601,20 @@ class Backend(BaseBackend):
         for event, reason in refused:
             self._fail_event(event, reason, "invalid")
         return items
+
+    def limit_event(self, event: Event) -> Event:
+        """``event`` within :data:`PUSHERABLE_MAX_PAYLOAD_SIZE`, with its JSON kept on it.
+
+        The size guard :func:`pusherable.delivery.send_event` applies in the request
+        for other backends (see :attr:`limits_payload_size`): an event over the
+        limit becomes a small ``"truncated": true`` one, logged once per event.
+        Raises :exc:`~pusherable.exceptions.PayloadError` for data that is not JSON.
+        """
+        data, encoded = limit_payload(event.data, event=event.name)
+        if data is not event.data:
+            return replace(event, data=data, encoded_data=encoded)
+        event.encoded_data = encoded
+        return event
 
     def _invalid_event_reason(self, event: Event) -> str | None:
         if not event.channels:
@@ -620,6 +719,46 @@ class Backend(BaseBackend):
         except BaseException:
             shard.running = False
             raise
+
+    def _start_dispatcher(self) -> None:
+        with self._dispatcher_wakeup:
+            if self._dispatcher_running:
+                return
+            self._dispatcher = threading.Thread(
+                target=self._run_dispatcher, name="pusherable-dispatcher", daemon=True
+            )
+            self._dispatcher_running = True
+            try:
+                self._dispatcher.start()
+            except BaseException:
+                self._dispatcher_running = False
+                raise
+
+    def _run_dispatcher(self) -> None:
+        wakeup = self._dispatcher_wakeup
+        try:
+            while True:
+                with wakeup:
+                    while True:
+                        if self._closed:
+                            return
+                        # Say "asleep" before looking: submit() appends, then reads
+                        # the flag, so one of the two sees the other's work.
+                        self._dispatcher_asleep = True
+                        if self._inbox:
+                            self._dispatcher_asleep = False
+                            break
+                        wakeup.wait()
+                        self._dispatcher_asleep = False
+                self.dispatch_inbox()
+        except Exception:  # keep the reason; submit() starts a new dispatcher
+            logger.exception("pusherable: unexpected error in the dispatcher")
+        finally:
+            with wakeup:
+                self._dispatcher_running = False
+                self._dispatcher_asleep = False
+            with self._lock:
+                self._idle.notify_all()
 
     def _take_batch(self, shard: _Shard) -> list[BatchItem] | None:
         with self._lock:
