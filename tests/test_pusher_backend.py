@@ -302,7 +302,7 @@ def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
 
 def test_background_mode_applies_the_size_guard_in_its_own_thread(api, make_backend, caplog):
     # delivery.send_event() leaves the guard to this backend (limits_payload_size):
-    # the dispatcher encodes, truncates and logs, not the request.
+    # a sender thread encodes, truncates and logs, not the request.
     backend = make_backend()
     assert backend.limits_payload_size
     assert not make_backend(delivery="sync").limits_payload_size

@@ -151,6 +151,8 @@ class _Shard:
     # False once the worker left its loop: read on every event, unlike the costlier
     # Thread.is_alive().
     running: bool = False
+    # True while the worker waits for work: only then must a caller wake it.
+    asleep: bool = False
     in_flight: int = 0
     last_sent_at: float = float("-inf")
     last_batch_size: int = 0
@@ -269,14 +271,10 @@ class Backend(BaseBackend):
         self._retrying = False
         # The hand-off from the caller: events appended as they come, turned into
         # batch items (validated, encoded, size-limited, shared out among the
-        # senders) by the dispatcher thread, so that a request does none of that.
+        # senders) by the first sender that looks, so that a request does none of it.
         self._inbox: deque[Event] = deque()
         self._dispatch_lock = threading.Lock()  # one dispatch at a time: order kept
         self._dispatching = 0  # events taken from the inbox, not yet queued
-        self._dispatcher_wakeup = threading.Condition(threading.Lock())
-        self._dispatcher: threading.Thread | None = None
-        self._dispatcher_running = False
-        self._dispatcher_asleep = False
 
     # -- public API -----------------------------------------------------------
 
@@ -300,16 +298,16 @@ class Backend(BaseBackend):
 
     @property
     def limits_payload_size(self) -> bool:  # type: ignore[override]
-        """True in ``"background"`` mode: the dispatcher thread applies
-        :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (and encodes), not the request."""
+        """True in ``"background"`` mode: the sender threads apply
+        :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (and encode), not the request."""
         return self.delivery == "background"
 
     def send_events(self, events: Sequence[Event]) -> int:
         """Queue ``events`` (or send them at once in ``"sync"`` mode); never raises.
 
-        In ``"background"`` mode the caller only appends the events to an inbox;
-        the dispatcher thread prepares them (:meth:`prepare_items`) and queues them
-        for the senders (:meth:`enqueue`).
+        In ``"background"`` mode the caller only appends the events to an inbox
+        (:meth:`submit`); a sender prepares them (:meth:`prepare_items`) and queues
+        them for itself and the other senders (:meth:`enqueue`).
         """
         try:
             if self.delivery == "sync":
@@ -325,42 +323,56 @@ class Backend(BaseBackend):
         return len(events)
 
     def submit(self, events: Sequence[Event]) -> None:
-        """Hand ``events`` to the dispatcher thread: the whole cost on the request path."""
+        """Hand ``events`` to the senders: the whole cost on the request path.
+
+        The events go to an inbox; the sender of each event's channels is woken if
+        it sleeps (a busy one looks at the inbox once its batch is done), and the
+        first sender to look prepares everything in the inbox, in order.
+        """
         inbox = self._inbox
         inbox.extend(events)
         if len(inbox) + self._queued > self.queue_size:
-            # The queue is full (the API is down, or far behind) or the dispatcher
-            # is: do its work here, where the oldest events are dropped, so that
-            # what waits stays within PUSHERABLE_QUEUE_SIZE.
+            # The queue is full (the API is down, or far behind) or the senders are:
+            # do their work here, where the oldest events are dropped, so that what
+            # waits stays within PUSHERABLE_QUEUE_SIZE.
             self.dispatch_inbox()
-        elif not self._dispatcher_running:
-            self._start_dispatcher()
-        elif self._dispatcher_asleep:
-            # Read after the append: a dispatcher that saw an empty inbox has said
-            # it sleeps before it looked (see _run_dispatcher), so no wake-up is lost.
-            with self._dispatcher_wakeup:
-                self._dispatcher_wakeup.notify()
+            return
+        shards = self._shards
+        for event in events:
+            for channel in event.channels:
+                # An odd channel (refused later, when prepared) wakes the first sender.
+                shard = shards[self.shard_index(channel) if type(channel) is str else 0]
+                # Read after the append: a sender that saw an empty inbox said it
+                # sleeps before it looked (see _take_batch), so no wake-up is lost.
+                if shard.asleep or not shard.running:
+                    with self._lock:
+                        if not shard.running:
+                            self._start_worker(shard)
+                        else:
+                            shard.wakeup.notify()
 
     def dispatch_inbox(self) -> None:
         """Prepare and queue every event in the inbox, in order (see :meth:`submit`)."""
+        inbox = self._inbox
         with self._dispatch_lock:
-            while True:
+            while inbox:
+                taken: list[Event] = []
                 with self._lock:
-                    taken: list[Event] = []
-                    while self._inbox:
-                        taken.append(self._inbox.popleft())
+                    while inbox:
+                        taken.append(inbox.popleft())
                     self._dispatching += len(taken)
-                if not taken:
-                    return
                 try:
                     self.enqueue(self.prepare_items(taken))
-                except Exception as exc:  # the dispatcher must survive anything
+                except Exception as exc:  # a sender must survive anything
                     logger.exception("pusherable: could not queue %d event(s)", len(taken))
                     self.report_failure(taken, exc)
                 finally:
                     with self._lock:
                         self._dispatching -= len(taken)
-                        self._idle.notify_all()
+                        if not self._dispatching and not self._queued:
+                            # Nothing was queued (all refused): flush() may be done.
+                            # Otherwise the senders tell it when they are.
+                            self._idle.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued item was sent or given up on; True if the queue is empty."""
@@ -372,8 +384,12 @@ class Backend(BaseBackend):
                     return True
                 if any(not shard.running for shard in busy):
                     return False
-                if self._inbox and not self._dispatcher_running and not self._dispatching:
-                    return False
+                if (
+                    self._inbox
+                    and not self._dispatching
+                    and not any(shard.running for shard in self._shards)
+                ):
+                    return False  # nobody left to look at the inbox
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -386,7 +402,7 @@ class Backend(BaseBackend):
         with self._lock:
             if self._closed:
                 return
-        # What the dispatcher has not queued yet goes to the senders first.
+        # What is still in the inbox goes to the senders' queues first.
         self.dispatch_inbox()
         with self._lock:
             if self._closed:
@@ -396,10 +412,6 @@ class Backend(BaseBackend):
             for shard in self._shards:
                 shard.wakeup.notify_all()
             workers = [shard.worker for shard in self._shards if shard.worker is not None]
-            if self._dispatcher is not None:
-                workers.append(self._dispatcher)
-        with self._dispatcher_wakeup:
-            self._dispatcher_wakeup.notify_all()
         for worker in workers:
             if worker is not threading.current_thread():
                 # A request in flight may outlive the deadline; the daemon thread
@@ -720,54 +732,22 @@ class Backend(BaseBackend):
             shard.running = False
             raise
 
-    def _start_dispatcher(self) -> None:
-        with self._dispatcher_wakeup:
-            if self._dispatcher_running:
-                return
-            self._dispatcher = threading.Thread(
-                target=self._run_dispatcher, name="pusherable-dispatcher", daemon=True
-            )
-            self._dispatcher_running = True
-            try:
-                self._dispatcher.start()
-            except BaseException:
-                self._dispatcher_running = False
-                raise
-
-    def _run_dispatcher(self) -> None:
-        wakeup = self._dispatcher_wakeup
-        try:
-            while True:
-                with wakeup:
-                    while True:
-                        if self._closed:
-                            return
-                        # Say "asleep" before looking: submit() appends, then reads
-                        # the flag, so one of the two sees the other's work.
-                        self._dispatcher_asleep = True
-                        if self._inbox:
-                            self._dispatcher_asleep = False
-                            break
-                        wakeup.wait()
-                        self._dispatcher_asleep = False
-                self.dispatch_inbox()
-        except Exception:  # keep the reason; submit() starts a new dispatcher
-            logger.exception("pusherable: unexpected error in the dispatcher")
-        finally:
-            with wakeup:
-                self._dispatcher_running = False
-                self._dispatcher_asleep = False
-            with self._lock:
-                self._idle.notify_all()
-
     def _take_batch(self, shard: _Shard) -> list[BatchItem] | None:
+        # None: stop. []: the inbox has events, dispatch them and come back.
         with self._lock:
             while not shard.queue or self._past_stop_time():
                 self._end_drop_burst()
                 if self._closed:
                     return None
-                self._idle.notify_all()
+                # Say "asleep" before looking at the inbox: submit() appends, then
+                # reads the flag, so one of the two sees the other's work.
+                shard.asleep = True
+                if self._inbox:
+                    shard.asleep = False
+                    return []
+                self._idle.notify_all()  # idle indeed: flush() may be done
                 shard.wakeup.wait()
+                shard.asleep = False
             # Under load, fewer and fuller requests cost the process less CPU (and so
             # the requests sharing its GIL less time); a trickle goes out at once.
             if self.should_linger(
@@ -821,9 +801,13 @@ class Backend(BaseBackend):
 
     def _work(self, shard: _Shard) -> None:
         while True:
+            if self._inbox:
+                self.dispatch_inbox()
             batch = self._take_batch(shard)
             if batch is None:
                 break
+            if not batch:
+                continue
             try:
                 self.deliver(batch, retry=True)
             except Exception as exc:  # the worker must survive anything
