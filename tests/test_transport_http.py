@@ -409,7 +409,6 @@ def test_a_body_that_stops_coming_is_a_timeout(serve):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory) -> Path:
     """A throwaway self-signed certificate for localhost and 127.0.0.1, with its key."""
-    pytest.importorskip("cryptography")
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
