@@ -55,8 +55,19 @@ def _unread_middleware_user(user: SimpleLazyObject) -> bool:
     if state.get("_wrapped", empty) is not empty:
         return False
     setup = state.get("_setupfunc")
-    # Only Django's own AuthenticationMiddleware is known to take the user from the
-    # session alone; a token or remote-user middleware may find one without it.
-    return getattr(setup, "__module__", None) == _AUTH_MIDDLEWARE_MODULE and getattr(
-        setup, "__qualname__", ""
-    ).startswith("AuthenticationMiddleware.")
+    # The middleware makes a new function per request, always from the same code.
+    code = getattr(setup, "__code__", None)
+    verdict = _middleware_code_verdicts.get(code)
+    if verdict is None:
+        # Only Django's own AuthenticationMiddleware is known to take the user from
+        # the session alone; a token or remote-user middleware may find one without it.
+        verdict = getattr(setup, "__module__", None) == _AUTH_MIDDLEWARE_MODULE and getattr(
+            setup, "__qualname__", ""
+        ).startswith("AuthenticationMiddleware.")
+        if code is not None and len(_middleware_code_verdicts) < 64:
+            _middleware_code_verdicts[code] = verdict
+    return verdict
+
+
+# code object of a lazy user's setup function -> made by AuthenticationMiddleware?
+_middleware_code_verdicts: dict[Any, bool] = {}

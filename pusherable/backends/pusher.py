@@ -229,6 +229,9 @@ class Backend(BaseBackend):
             raise ConfigurationError(
                 f"PUSHERABLE_DELIVERY is {self.delivery!r}; use one of {DELIVERY_MODES}."
             )
+        # In "background" mode the sender threads apply PUSHERABLE_MAX_PAYLOAD_SIZE
+        # (and encode), not the request (read on every event: a plain attribute).
+        self.limits_payload_size = self.delivery == "background"
         self.queue_size = max(1, int(queue_size or settings.PUSHERABLE_QUEUE_SIZE))
         self.batch_size = min(
             MAX_BATCH_SIZE, max(1, int(batch_size or settings.PUSHERABLE_BATCH_SIZE))
@@ -295,12 +298,6 @@ class Backend(BaseBackend):
         """The sender threads started so far (one per sender that had work)."""
         with self._lock:
             return [shard.worker for shard in self._shards if shard.worker is not None]
-
-    @property
-    def limits_payload_size(self) -> bool:  # type: ignore[override]
-        """True in ``"background"`` mode: the sender threads apply
-        :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (and encode), not the request."""
-        return self.delivery == "background"
 
     def send_events(self, events: Sequence[Event]) -> int:
         """Queue ``events`` (or send them at once in ``"sync"`` mode); never raises.
