@@ -112,6 +112,20 @@ def load_original() -> ModuleType | None:
     return importlib.import_module("pusherable_original.mixins")
 
 
+def configure_bare_django() -> None:
+    """Django with only this app and no database: enough for delivery benchmarks."""
+    from django.conf import settings
+
+    settings.configure(
+        INSTALLED_APPS=["pusherable"],
+        DATABASES={},
+        PUSHERABLE_BACKEND="pusherable.backends.dummy.Backend",
+    )
+    import django
+
+    django.setup()
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
     return " ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -34,22 +34,9 @@ import sys
 import time
 from collections.abc import Callable
 
-from _common import ROOT, describe_machine, fake_api, load_average
+from _common import ROOT, configure_bare_django, describe_machine, fake_api, load_average
 
 TARGET = 10_000
-
-
-def configure() -> None:
-    from django.conf import settings
-
-    settings.configure(
-        INSTALLED_APPS=["pusherable"],
-        DATABASES={},
-        PUSHERABLE_BACKEND="pusherable.backends.dummy.Backend",
-    )
-    import django
-
-    django.setup()
 
 
 def ours(client_options: dict, count: int, channels: int = 1, **backend_options) -> float:
@@ -124,7 +111,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="bursts per row of ours")
     args = parser.parse_args()
     os.chdir(ROOT)
-    configure()
+    configure_bare_django()
     from pusherable.server.testing import run_server
 
     print(f"Delivery throughput: a burst of {args.events:,} events from one process")

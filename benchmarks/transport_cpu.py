@@ -30,9 +30,10 @@ import random
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
-from _common import describe_machine, fake_api, load_average
+from _common import configure_bare_django, describe_machine, fake_api, load_average
 
 
 class HTTPClientTransport:
@@ -76,19 +77,6 @@ def transports() -> dict[str, Any]:
     }
 
 
-def configure() -> None:
-    from django.conf import settings
-
-    settings.configure(
-        INSTALLED_APPS=["pusherable"],
-        DATABASES={},
-        PUSHERABLE_BACKEND="pusherable.backends.dummy.Backend",
-    )
-    import django
-
-    django.setup()
-
-
 def direct_calls(options: dict, total: int, per_round: int) -> dict[str, tuple[float, float]]:
     """(CPU seconds, wall seconds) per request of ``trigger_batch`` through each transport."""
     import pusher
@@ -100,16 +88,27 @@ def direct_calls(options: dict, total: int, per_round: int) -> dict[str, tuple[f
     for client in clients.values():  # connect, and warm up
         for _ in range(50):
             client.trigger_batch(batch)
-    cpu = dict.fromkeys(clients, 0.0)
-    wall = dict.fromkeys(clients, 0.0)
-    names = list(clients)
+
+    def send(name: str) -> None:
+        clients[name].trigger_batch(batch)
+
+    return interleaved(list(clients), send, total, per_round)
+
+
+def interleaved(
+    names: list[str], step: Callable[[str], None], total: int, per_round: int
+) -> dict[str, tuple[float, float]]:
+    """(CPU seconds, wall seconds) per ``step(name)``, in rounds of ``per_round``
+    steps per name, the names in a new random order each round."""
+    cpu = dict.fromkeys(names, 0.0)
+    wall = dict.fromkeys(names, 0.0)
+    order = list(names)
     for _ in range(total // per_round):
-        random.shuffle(names)
-        for name in names:
-            trigger_batch = clients[name].trigger_batch
+        random.shuffle(order)
+        for name in order:
             start_cpu, start_wall = time.process_time(), time.perf_counter()
             for _ in range(per_round):
-                trigger_batch(batch)
+                step(name)
             cpu[name] += time.process_time() - start_cpu
             wall[name] += time.perf_counter() - start_wall
     count = (total // per_round) * per_round
@@ -131,25 +130,18 @@ def lone_events(options: dict, total: int, per_round: int) -> dict[str, tuple[fl
             for _ in range(20):
                 backend.send_events([event])
                 backend.flush(10)
-        cpu = dict.fromkeys(backends, 0.0)
-        wall = dict.fromkeys(backends, 0.0)
-        names = list(backends)
-        for _ in range(total // per_round):
-            random.shuffle(names)
-            for name in names:
-                backend = backends[name]
-                start_cpu, start_wall = time.process_time(), time.perf_counter()
-                for _ in range(per_round):
-                    backend.send_events([event])
-                    if not backend.flush(10):
-                        raise RuntimeError(f"{name}: an event was not delivered within 10 s")
-                cpu[name] += time.process_time() - start_cpu
-                wall[name] += time.perf_counter() - start_wall
+
+        def send(name: str) -> None:
+            backends[name].send_events([event])
+            if not backends[name].flush(10):
+                raise RuntimeError(f"{name}: an event was not delivered within 10 s")
+
+        figures = interleaved(list(backends), send, total, per_round)
         count = (total // per_round) * per_round
         for name, backend in backends.items():
             if backend.stats.sent != count + 20:
                 raise RuntimeError(f"{name}: sent {backend.stats.sent}, expected {count + 20}")
-        return {name: (cpu[name] / count, wall[name] / count) for name in names}
+        return figures
     finally:
         for backend in backends.values():
             backend.close(5)
@@ -170,7 +162,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1000, help="lone events per transport")
     parser.add_argument("--round", type=int, default=100, help="requests per transport and round")
     args = parser.parse_args()
-    configure()
+    configure_bare_django()
     print(describe_machine())
     print(f"load average before: {load_average()}")
     with fake_api() as api:
