@@ -140,12 +140,9 @@ def _checked(name: str) -> str:
 _object_channel_heads: dict[tuple[type[models.Model], str | None], str] = {}
 
 
-def _object_channel_head(model: type[models.Model], channel_type: str | None) -> str:
-    key = (model, channel_type)
-    head = _object_channel_heads.get(key)
-    if head is None:
-        head = f"{channel_prefix(channel_type)}{model_channel_part(model)}_"
-        _object_channel_heads[key] = head
+def _remember_channel_head(model: type[models.Model], channel_type: str | None) -> str:
+    head = f"{channel_prefix(channel_type)}{model_channel_part(model)}_"
+    _object_channel_heads[(model, channel_type)] = head
     return head
 
 
@@ -167,7 +164,7 @@ def channel_for(instance: models.Model, channel_type: str | None = None) -> str:
     # key) takes no further call.
     head = _object_channel_heads.get((type(instance), channel_type))
     if head is None:
-        head = _object_channel_head(type(instance), channel_type)
+        head = _remember_channel_head(type(instance), channel_type)
     text = str(pk)
     if not text or not _SAFE_PK_CHARS.issuperset(text):
         text = encode_pk(pk)

@@ -244,20 +244,11 @@ def _field_plan(
 def _plan_for(
     instance: models.Model, fields: Collection[str] | None, exclude: Collection[str] | None
 ) -> _FieldPlan:
-    cached = _sensitivity_cache
-    if (
-        cached is not None
-        and cached[0] is settings.PUSHERABLE_SENSITIVE_FIELDS
-        and cached[1] is settings.PUSHERABLE_SENSITIVE_FIELD_PATTERN
-    ):
-        sensitivity = cached[2]  # what _sensitivity_key() returns, without the call
-    else:
-        sensitivity = _sensitivity_key()
     return _field_plan(
         type(instance),
         None if fields is None else frozenset(fields),
         frozenset(exclude or ()),
-        sensitivity,
+        _sensitivity_key(),
     )
 
 

@@ -7,6 +7,9 @@ an exception:
   after ``fork``, sending through keep-alive HTTP/1.1 connections
   (:class:`~pusherable.backends.transport.KeepAliveTransport`) rather than
   ``requests``, which costs several times the CPU per request;
+- the caller only appends events to an inbox (and wakes a sleeping sender);
+  the senders check, encode and size-limit them (:data:`PUSHERABLE_MAX_PAYLOAD_SIZE`)
+  off the request's thread;
 - a bounded in-memory queue (:data:`PUSHERABLE_QUEUE_SIZE`); when it is full
   the *oldest* event is dropped, counted, and logged once per burst;
 - a few daemon sender threads (``senders``, 4 by default), each coalescing
@@ -80,6 +83,8 @@ SINGLE_TRIGGER_SIZE_LIMIT = 30_720
 #: Pusher refuses batches of more than 10 events.
 MAX_BATCH_SIZE = 10
 EVENT_NAME_LIMIT = 200
+#: The pusher library refuses longer channel names (hosted Pusher: 164).
+CHANNEL_NAME_LIMIT = 200
 SOCKET_ID_RE = re.compile(r"\A\d+\.\d+\Z")
 # The names pusher.util.validate_channel() accepts, short of the length and its
 # server-to-user channels (which it still checks itself).
@@ -1027,7 +1032,11 @@ def _plainly_valid(event: Event) -> bool:
     if type(name) is not str or not 0 < len(name) <= EVENT_NAME_LIMIT or not event.channels:
         return False
     for channel in event.channels:
-        if type(channel) is not str or len(channel) > 200 or not CHANNEL_NAME_RE.match(channel):
+        if (
+            type(channel) is not str
+            or len(channel) > CHANNEL_NAME_LIMIT
+            or not CHANNEL_NAME_RE.match(channel)
+        ):
             return False
     return True
 
