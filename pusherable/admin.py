@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.db import models, router, transaction
+from django.db import models, router
 from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
@@ -44,7 +44,7 @@ from .guard import (
     refuse_stale_save,
     submitted_version,
 )
-from .history import record_change
+from .history import record_change_on_commit
 from .payload import build_payload
 from .versions import object_version
 
@@ -295,21 +295,14 @@ class PusherableAdminMixin(_AdminBase):
             exclude=self.pusher_exclude_model_fields,
         )
         if version != previous_version:
-            user = getattr(request, "user", None)
-
-            def record() -> None:
-                try:
-                    record_change(
-                        obj,
-                        previous_version=previous_version,
-                        version=version,
-                        user=user,
-                        fields=values,
-                    )
-                except Exception:
-                    logger.exception("pusherable: could not record the change of %r", obj)
-
-            transaction.on_commit(record, using=router.db_for_write(self.model))
+            record_change_on_commit(
+                obj,
+                previous_version=previous_version,
+                version=version,
+                user=getattr(request, "user", None),
+                fields=values,
+                using=router.db_for_write(self.model),
+            )
         if not changed:
             return
         previous = {name: pair[0] for name in changed if (pair := values.get(name)) is not None}

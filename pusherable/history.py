@@ -14,12 +14,13 @@ save, with a message that cannot name who.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import caches
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 
 from .conf import settings
@@ -32,7 +33,10 @@ __all__ = [
     "history_key",
     "object_history",
     "record_change",
+    "record_change_on_commit",
 ]
+
+logger = logging.getLogger("pusherable")
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,38 @@ def record_change(
     length = max(1, int(settings.PUSHERABLE_HISTORY_LENGTH))
     cache.set(key, entries[-length:], settings.PUSHERABLE_HISTORY_TIMEOUT)
     return change
+
+
+def record_change_on_commit(
+    instance: models.Model,
+    *,
+    previous_version: str | None,
+    version: str,
+    user: Any = None,
+    fields: Mapping[str, tuple[Any, Any] | None] | None = None,
+    using: str | None = None,
+) -> None:
+    """:func:`record_change` once the current transaction commits (never if it rolls
+    back); a failure there (the cache is down) is logged, never raised into the save.
+
+    ``using`` defaults to the database the router writes ``instance`` to.
+    """
+    if using is None:
+        using = router.db_for_write(type(instance), instance=instance)
+
+    def record() -> None:
+        try:
+            record_change(
+                instance,
+                previous_version=previous_version,
+                version=version,
+                user=user,
+                fields=fields,
+            )
+        except Exception:
+            logger.exception("pusherable: could not record the change of %r", instance)
+
+    transaction.on_commit(record, using=using)
 
 
 def changes_since(model: type[models.Model] | models.Model, pk: Any, version: str) -> list[Change]:

@@ -56,7 +56,7 @@ from .guard import (
     refuse_stale_save,
     submitted_version,
 )
-from .history import record_change
+from .history import record_change_on_commit
 from .payload import build_payload, changed_values
 from .users import request_user
 from .versions import object_version
@@ -357,19 +357,13 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
         version = self.pusher_version
         if version is None or version == self.pusher_previous_version:
             return
-        user = self.get_pusher_user()
-        values = dict(self.pusher_changed_values or {})
-        previous = self.pusher_previous_version
-
-        def record() -> None:
-            try:
-                record_change(
-                    obj, previous_version=previous, version=version, user=user, fields=values
-                )
-            except Exception:
-                logger.exception("pusherable: could not record the change of %r", obj)
-
-        transaction.on_commit(record, using=router.db_for_write(type(obj), instance=obj))
+        record_change_on_commit(
+            obj,
+            previous_version=self.pusher_previous_version,
+            version=version,
+            user=self.get_pusher_user(),
+            fields=dict(self.pusher_changed_values or {}),
+        )
 
     def form_valid(self, form: BaseForm) -> HttpResponse:
         obj = self.get_pusher_object()

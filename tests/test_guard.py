@@ -23,7 +23,13 @@ from pusherable.guard import (
     describe_value,
     find_conflict,
 )
-from pusherable.history import Change, changes_since, object_history, record_change
+from pusherable.history import (
+    Change,
+    changes_since,
+    object_history,
+    record_change,
+    record_change_on_commit,
+)
 from pusherable.testing import outbox
 from pusherable.versions import object_version, version_digest, version_field_of
 from tests.article_forms import form_data
@@ -390,6 +396,24 @@ def test_history_follows_the_chain_and_is_bounded(article):
     assert [change.version for change in changes_since(Article, article.pk, "v3")] == ["v4", "v5"]
     assert changes_since(Article, article.pk, "v0") == []  # evicted: unknown
     assert changes_since(Article, article.pk, "v5") == []
+
+
+def test_a_change_is_recorded_on_commit_and_a_failing_cache_never_fails_the_save(
+    article, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        record_change_on_commit(article, previous_version="a", version="b", fields={})
+        assert object_history(Article, article.pk) == []  # not before the commit
+    assert len(callbacks) == 1
+    assert [change.version for change in object_history(Article, article.pk)] == ["b"]
+
+    def cache_down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr("pusherable.history.record_change", cache_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        record_change_on_commit(article, previous_version="b", version="c", fields={})
+    assert "could not record the change of" in caplog.text
 
 
 def test_history_stops_at_a_cycle(article):
