@@ -333,10 +333,11 @@ class Backend(BaseBackend):
         """
         inbox = self._inbox
         inbox.extend(events)
-        if len(inbox) + self._queued > self.queue_size:
+        if len(inbox) + self._dispatching + self._queued > self.queue_size:
             # The queue is full (the API is down, or far behind) or the senders are:
             # do their work here, where the oldest events are dropped, so that what
-            # waits stays within PUSHERABLE_QUEUE_SIZE.
+            # waits (including what a sender is preparing) stays within
+            # PUSHERABLE_QUEUE_SIZE.
             self.dispatch_inbox()
             return
         shards = self._shards
