@@ -59,6 +59,7 @@ from .exceptions import (
     ObjectNotFound,
     UnknownChannelModel,
 )
+from .users import display_name
 
 __all__ = [
     "ENCRYPTED_PREFIX",
@@ -174,10 +175,9 @@ def default_policy(
 
 
 def default_user_info(*, user: Any, **kwargs: Any) -> dict[str, Any]:
-    """``{"name": <full name or username>}``: what the others see of a member."""
-    full_name = getattr(user, "get_full_name", None)
-    name = (full_name() if callable(full_name) else "") or user.get_username()
-    return {"name": str(name)}
+    """``{"name": ...}``: what the others see of a member, named by
+    :func:`pusherable.users.display_name` as everywhere else."""
+    return {"name": display_name(user) or str(user)}
 
 
 # -- Pieces of a request -------------------------------------------------------------

@@ -43,6 +43,7 @@ from .channels import PREFIXES, channel_for, channel_for_model
 from .conf import settings
 from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
+from .users import display_name
 
 __all__ = [
     "ALL_EVENTS",
@@ -147,8 +148,7 @@ def current_user(user: Any) -> dict[str, str] | None:
     if user is None or not getattr(user, "is_authenticated", False):
         return None
     username = str(user.get_username()) if hasattr(user, "get_username") else str(user)
-    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    return {"id": str(user.pk), "username": username, "name": str(full_name or username)}
+    return {"id": str(user.pk), "username": username, "name": display_name(user) or username}
 
 
 def browser_config(request: HttpRequest | None = None, user: Any = None) -> dict[str, Any]:

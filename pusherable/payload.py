@@ -42,6 +42,7 @@ from django.db.models.fields.files import FieldFile
 
 from .conf import settings
 from .exceptions import ConfigurationError, PayloadError
+from .users import display_name
 
 __all__ = [
     "TRUNCATED_KEYS",
@@ -62,7 +63,7 @@ __all__ = [
 logger = logging.getLogger("pusherable")
 
 #: The keys an oversized event keeps, besides ``"truncated": true``.
-TRUNCATED_KEYS = ("event", "model", "pk", "user", "user_id")
+TRUNCATED_KEYS = ("event", "model", "pk", "user", "user_id", "user_name")
 
 # DjangoJSONEncoder.default() is stateless: one instance serves every call.
 _ENCODER = DjangoJSONEncoder()
@@ -319,7 +320,7 @@ def build_payload(
 ) -> dict[str, Any]:
     """The ``data`` of an event about ``instance``.
 
-    ``{"event", "model", "pk", "object", "user", "user_id"}``, plus ``"changed"``
+    ``{"event", "model", "pk", "object", "user", "user_id", "user_name"}``, plus ``"changed"``
     (the new values of the ``changed`` field names) when ``changed`` is given.
     """
     plan = _plan_for(instance, fields, exclude)
@@ -332,6 +333,8 @@ def build_payload(
         "object": object_data,
         "user": username,
         "user_id": user_id,
+        # The name pages show (PUSHERABLE_USER_DISPLAY_NAME), as presence does.
+        "user_name": None if username is None else display_name(user),
     }
     if changed is not None:
         payload["changed"] = changed_values(object_data, changed)

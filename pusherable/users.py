@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject, empty
+from django.utils.module_loading import import_string
 
-__all__ = ["request_user"]
+from .conf import settings, settings_reloaded
+from .exceptions import ConfigurationError
+
+__all__ = ["default_display_name", "display_name", "request_user"]
 
 _AUTH_MIDDLEWARE_MODULE = "django.contrib.auth.middleware"
 
@@ -71,3 +76,47 @@ def _unread_middleware_user(user: SimpleLazyObject) -> bool:
 
 # code object of a lazy user's setup function -> made by AuthenticationMiddleware?
 _middleware_code_verdicts: dict[Any, bool] = {}
+
+
+# -- the one name a user goes by --------------------------------------------------------
+
+
+def default_display_name(user: Any) -> str:
+    """The user's full name, else their username (``get_username()``)."""
+    full_name = getattr(user, "get_full_name", None)
+    name = full_name() if callable(full_name) else ""
+    if not name:
+        get_username = getattr(user, "get_username", None)
+        name = get_username() if callable(get_username) else getattr(user, "username", "")
+    return str(name or user)
+
+
+_display_name_hooks: dict[str, Callable[[Any], str]] = {}
+
+
+def _forget_display_name_hook(sender: Any, setting: str, **kwargs: Any) -> None:
+    _display_name_hooks.clear()
+
+
+settings_reloaded.connect(_forget_display_name_hook, dispatch_uid="pusherable.users")
+
+
+def display_name(user: Any) -> str | None:
+    """The name ``user`` goes by everywhere: presence, notices, refusals, merge messages.
+
+    Calls :data:`PUSHERABLE_USER_DISPLAY_NAME` (a dotted path, by default
+    :func:`default_display_name`); ``None`` for no user or an anonymous one.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    path = str(settings.PUSHERABLE_USER_DISPLAY_NAME)
+    hook = _display_name_hooks.get(path)
+    if hook is None:
+        try:
+            hook = import_string(path)
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"PUSHERABLE_USER_DISPLAY_NAME {path!r} cannot be imported: {exc}"
+            ) from exc
+        _display_name_hooks[path] = hook
+    return str(hook(user))

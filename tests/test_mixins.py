@@ -40,6 +40,7 @@ def test_detail_sends_view_with_the_full_payload(client, article, alice, commit)
         "object": serialize_object(article),
         "user": "alice",
         "user_id": str(alice.pk),
+        "user_name": "alice",
     }
 
 
@@ -469,6 +470,7 @@ def test_oversized_multibyte_object_sends_a_truncated_event(client, article, com
         "pk": article.pk,
         "user": None,
         "user_id": None,
+        "user_name": None,
         "truncated": True,
     }
     [record] = [r for r in caplog.records if r.name == "pusherable"]

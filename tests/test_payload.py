@@ -302,6 +302,7 @@ def test_build_payload_shape(article):
         "object": serialize_object(article),
         "user": "alice",
         "user_id": str(article.author.pk),
+        "user_name": "alice",
     }
 
 
@@ -338,6 +339,7 @@ def test_limit_is_inclusive_and_multibyte_characters_count_in_bytes(caplog):
         "pk": 7,
         "user": None,
         "user_id": None,
+        "user_name": None,
         "truncated": True,
     }
     [record] = caplog.records
@@ -411,6 +413,7 @@ def test_raw_trigger_gets_the_size_guard(db, django_capture_on_commit_callbacks,
         "pk": None,
         "user": None,
         "user_id": None,
+        "user_name": None,
         "truncated": True,
     }
     assert [item.data for item in outbox] == [event.data]
@@ -448,6 +451,7 @@ def test_trigger_for_sends_the_view_payload_after_commit(
         "object": {"title": "Hello", "tags": serialize_object(article)["tags"]},
         "user": "alice",
         "user_id": str(article.author.pk),
+        "user_name": "alice",
         "changed": {"title": "Hello"},
         "note": "front page",
     }

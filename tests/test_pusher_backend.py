@@ -329,6 +329,7 @@ def test_background_mode_applies_the_size_guard_in_its_own_thread(api, make_back
                 "pk": 7,
                 "user": None,
                 "user_id": None,
+                "user_name": None,
                 "truncated": True,
             },
         ),
