@@ -38,13 +38,17 @@ from .guard import (
     changed_field_values,
     changed_form_fields,
     fetch_stored,
-    find_conflict,
     form_labels,
     install_version_field,
-    refuse_stale_save,
-    submitted_version,
+    merge_message,
+    merge_submitted_form,
+    refuse_conflicts,
+    refuse_deleted,
+    submitted_token,
+    who_changed,
 )
 from .history import record_change_on_commit
+from .merge import MergeResult, apply_merge
 from .payload import build_payload
 from .versions import object_version
 
@@ -61,6 +65,8 @@ logger = logging.getLogger("pusherable")
 
 #: The attribute of a bound admin form that holds the object as stored before the save.
 STORED_ATTRIBUTE = "pusherable_stored"
+#: The attribute of a bound admin form that holds its merge with the stored object.
+MERGE_ATTRIBUTE = "pusherable_merge"
 
 
 class PusherableAdminMixin(_AdminBase):
@@ -110,10 +116,10 @@ class PusherableAdminMixin(_AdminBase):
         return self.get_pusher_guarded_form(form_class)
 
     def get_pusher_guarded_form(self, form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
-        """A subclass of ``form_class`` that carries the version and checks it in ``clean()``.
+        """A subclass of ``form_class`` that carries the snapshot and merges in ``clean()``.
 
-        The check runs inside the admin's own transaction, with the stored row
-        locked, so no other save slips in between the check and this save.
+        The merge runs inside the admin's own transaction, with the stored row
+        locked, so no other save slips in between the merge and this save.
         """
         admin = self
 
@@ -131,15 +137,55 @@ class PusherableAdminMixin(_AdminBase):
                     return cleaned
                 stored = fetch_stored(self.instance)
                 setattr(self, STORED_ATTRIBUTE, stored)
-                current = admin.get_pusher_version(stored) if stored is not None else None
-                conflict = find_conflict(self.instance, stored, submitted_version(self), current)
-                if conflict is not None:
-                    refuse_stale_save(self, conflict, form_labels(self))
+                admin.merge_pusher_form(self, stored)
                 return cleaned
 
         GuardedForm.__name__ = form_class.__name__
         GuardedForm.__qualname__ = form_class.__qualname__
         return GuardedForm
+
+    def merge_pusher_form(self, form: forms.ModelForm, stored: models.Model | None) -> None:
+        """Merge the cleaned change form with ``stored`` (the object now), in ``clean()``.
+
+        Fields the user left alone take the stored values; conflicting ones are
+        refused as form errors (see :mod:`pusherable.guard`); an object deleted
+        since is refused. A form without the guard's field is not merged.
+        """
+        instance = form.instance
+        if submitted_token(form) is None:
+            return
+        if stored is None:
+            refuse_deleted(form, type(instance))
+            return
+        version = self.get_pusher_version(stored)
+        merge = merge_submitted_form(form, instance, stored, current_version=version)
+        if merge is None:
+            return
+        if merge.has_conflicts:
+            refuse_conflicts(
+                form,
+                instance,
+                stored,
+                merge,
+                version=version,
+                labels=form_labels(form),
+                who=who_changed(type(instance), instance.pk, merge.base_version),
+            )
+            return
+        apply_merge(form, stored, merge)
+        setattr(form, MERGE_ATTRIBUTE, merge)
+
+    def report_pusher_merge(self, request: HttpRequest, form: Any, merge: MergeResult) -> None:
+        """Tell the user what of others' changes the save kept ("Alice's new Title was kept")."""
+        obj = form.instance
+        message = merge_message(
+            merge,
+            type(obj),
+            labels=form_labels(form),
+            who=who_changed(type(obj), obj.pk, merge.base_version),
+        )
+        if message:
+            self.message_user(request, message, fail_silently=True)
 
     # -- what the templates need ---------------------------------------------------------
 
@@ -284,6 +330,11 @@ class PusherableAdminMixin(_AdminBase):
             )
             return
         changed = changed_form_fields(form)
+        merge = getattr(form, MERGE_ATTRIBUTE, None)
+        if merge is not None:
+            # A field the user left alone took the stored value: this save did not change it.
+            changed = [name for name in changed if name not in merge.untouched]
+            self.report_pusher_merge(request, form, merge)
         stored = getattr(form, STORED_ATTRIBUTE, None)
         previous_version = self.get_pusher_version(stored) if stored is not None else None
         version = self.get_pusher_version(obj)

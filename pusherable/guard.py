@@ -1,26 +1,34 @@
-"""The collision guard: refuse a save made from a form older than the object.
+"""The collision guard: a stale edit form is merged with the stored object, field by field.
 
 An edit form carries a hidden field (:data:`PUSHERABLE_VERSION_FORM_FIELD`,
-``pusherable_version``) with the version token of the object it was rendered
-from (:mod:`pusherable.versions`). When the form comes back, the token is
-compared with the stored object's; if they differ, someone saved in between and
-the save is refused with a form error that names who changed what (from
-:mod:`pusherable.history`). The user's input is kept, and the hidden field now
-holds the current token: saving again overwrites, knowingly.
+``pusherable_version``) holding a signed snapshot of what it was rendered from:
+the object's version token and a fingerprint of each field's value
+(:mod:`pusherable.merge`). When the form comes back, its values (mine) are merged
+with the stored object (theirs) against that snapshot (base):
 
-All of this happens on the server, so it works without JavaScript.
-``pusherable.js`` only makes it live (see :doc:`/howto/collision-guard`).
+- a field only the user changed is saved; a field only someone else changed keeps
+  the stored value, and the user is told ("Alice's new Title was kept");
+- a field both changed to different values is a conflict: nothing is saved, the
+  form comes back holding the stored values of every field the user did not
+  change and the user's values for the conflicting ones, each with an error that
+  shows the other value (``pusherable.js`` adds a "use theirs" button). Its
+  snapshot is now the stored object, so saving it again overwrites only what the
+  user chose.
+
+A save therefore never reverts a field its user did not change. All of it
+happens on the server, with the stored row locked, so it works without JavaScript
+and with any number of Django processes.
 
 :class:`~pusherable.mixins.PusherUpdateMixin` and
 :class:`~pusherable.admin.PusherableAdminMixin` use these functions; a custom
-view can too.
+view can too (see :doc:`/howto/collision-guard`).
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -29,42 +37,43 @@ from django.db import models, router, transaction
 from django.utils.text import capfirst
 
 from .conf import settings
-from .history import Change, changes_since
-from .payload import json_safe, serialize_object
+from .history import changes_since
+from .merge import (
+    MergeResult,
+    comparable,
+    form_model_fields,
+    merge_form,
+    read_snapshot,
+    rendered_form_values,
+    sign_snapshot,
+    snapshot_of,
+    stored_form_values,
+)
+from .payload import is_sensitive_field, json_safe, serialize_object
 
 __all__ = [
-    "Conflict",
     "changed_field_values",
     "changed_form_fields",
-    "conflict_message",
+    "conflict_summary",
     "describe_value",
     "fetch_stored",
-    "find_conflict",
+    "form_data_value",
     "form_labels",
     "install_version_field",
-    "refuse_stale_save",
-    "submitted_version",
+    "merge_message",
+    "merge_submitted_form",
+    "refuse_conflicts",
+    "refuse_deleted",
+    "submitted_token",
     "version_field_name",
+    "who_changed",
 ]
 
-#: Longest value quoted in a conflict message; longer ones are cut with an ellipsis.
+#: Longest value quoted in a message; longer ones are cut with an ellipsis.
 MAX_QUOTED_LENGTH = 60
 
-
-@dataclass(frozen=True)
-class Conflict:
-    """A form rendered from ``submitted_version`` came back after ``current_version``.
-
-    ``changes`` are the recorded saves in between, oldest first (``[]`` when
-    the history does not know them); ``deleted`` is true when the object is gone.
-    """
-
-    model: type[models.Model]
-    pk: Any
-    submitted_version: str
-    current_version: str | None
-    changes: list[Change] = field(default_factory=list)
-    deleted: bool = False
+#: Who made a change when the history does not know.
+SOMEONE = "someone else"
 
 
 def version_field_name(form: forms.BaseForm | None = None) -> str:
@@ -82,16 +91,29 @@ def install_version_field(
 ) -> forms.Field:
     """Add the hidden version field to ``form`` (an instance's own ``fields``) and return it.
 
-    The input carries ``data-pusherable-version`` and the object's model and pk,
-    which ``pusherable.js`` reads to tell a live conflict; ``notice`` adds
-    ``data-pusherable-guard`` so that it also shows its built-in notice.
+    Its value is the signed snapshot of what the form shows (computed only when an
+    unbound form renders). The input carries ``data-pusherable-version`` (the
+    version the form was rendered from) and the object's model and pk, which
+    ``pusherable.js`` reads to merge colleagues' saves live; ``notice`` adds
+    ``data-pusherable-guard`` so that it also shows its built-in notices.
     ``labels`` (field name -> label, by default the form's own labels) let the
-    notice name fields as the form does.
+    notices name fields as the form does.
     """
     if labels is None:
         labels = form_labels(form)
+    names = form_model_fields(form, type(instance))
+    shown_version = version
+    if form.is_bound:
+        snapshot = read_snapshot(submitted_token(form), instance)
+        if snapshot is not None:
+            shown_version = snapshot.version  # the form still shows that version
+
+    def signed_snapshot() -> str:
+        values = rendered_form_values(form, names)
+        return sign_snapshot(snapshot_of(instance, version, form.fields, values))
+
     attrs = {
-        "data-pusherable-version": "",
+        "data-pusherable-version": shown_version,
         "data-pusherable-model": instance._meta.label_lower,
         "data-pusherable-pk": json.dumps(json_safe(instance.pk)),
         "data-pusherable-labels": json.dumps(dict(labels), separators=(",", ":")),
@@ -99,14 +121,14 @@ def install_version_field(
     if notice:
         attrs["data-pusherable-guard"] = ""
     version_field = forms.CharField(
-        required=False, initial=version, widget=forms.HiddenInput(attrs=attrs)
+        required=False, initial=signed_snapshot, widget=forms.HiddenInput(attrs=attrs)
     )
     form.fields[version_field_name(form)] = version_field
     return version_field
 
 
-def submitted_version(form: forms.BaseForm) -> str | None:
-    """The token the form was rendered from, or ``None`` when it did not send one."""
+def submitted_token(form: forms.BaseForm) -> str | None:
+    """The snapshot token the form came back with, or ``None`` when it sent none."""
     if not form.is_bound:
         return None
     value = form.data.get(form.add_prefix(version_field_name(form)))
@@ -119,7 +141,7 @@ def fetch_stored(instance: models.Model) -> models.Model | None:
     """The object as stored now, locked for update when inside a transaction.
 
     ``None`` when it no longer exists. The lock (on databases that have one)
-    keeps a concurrent save from slipping between the check and the save.
+    keeps a concurrent save from slipping between the merge and the save.
     """
     model = type(instance)
     using = router.db_for_write(model, instance=instance)
@@ -129,29 +151,44 @@ def fetch_stored(instance: models.Model) -> models.Model | None:
     return queryset.filter(pk=instance.pk).first()
 
 
-def find_conflict(
+def merge_submitted_form(
+    form: forms.BaseForm,
     instance: models.Model,
-    stored: models.Model | None,
-    submitted: str | None,
-    current_version: str | None,
-) -> Conflict | None:
-    """The conflict between a form's ``submitted`` token and the stored object, if any.
+    stored: models.Model,
+    *,
+    current_version: str | None = None,
+    names: Iterable[str] | None = None,
+) -> MergeResult | None:
+    """Merge a validated, guarded form with ``stored``; ``None`` when it sent no token.
 
-    No token (a client that does not send one) is no conflict: the guard
-    protects forms, it does not break API clients.
+    A client that sends no token (an API client) is not merged: the guard protects
+    forms, it does not break other clients. A token that cannot be read (tampered
+    with, or from another object) gives an unknown base: every field whose
+    submitted value differs from the stored one conflicts, so nothing is lost.
+    A bare version token (a form rendered before this library merged) equal to
+    ``current_version`` means nothing changed since.
     """
-    if submitted is None:
+    token = submitted_token(form)
+    if token is None:
         return None
-    model = type(instance)
-    if stored is None:
-        return Conflict(model, instance.pk, submitted, None, deleted=True)
-    if submitted == current_version:
-        return None
-    changes = changes_since(model, instance.pk, submitted)
-    if changes and changes[-1].version == current_version and not any(c.fields for c in changes):
-        # Only saves without changes since (an ``auto_now`` field moved, nothing else).
-        return None
-    return Conflict(model, instance.pk, submitted, current_version, changes)
+    snapshot = read_snapshot(token, instance)
+    if snapshot is None and current_version is not None and token == current_version:
+        names = form_model_fields(form, type(stored)) if names is None else list(names)
+        snapshot = snapshot_of(
+            instance, token, form.fields, stored_form_values(form, stored, names)
+        )
+    return merge_form(form, stored, snapshot, names=names)
+
+
+def who_changed(model: type[models.Model], pk: Any, since: str | None) -> dict[str, str]:
+    """Field name -> who last changed it since version ``since``, from the history."""
+    if since is None:
+        return {}
+    who: dict[str, str] = {}
+    for change in changes_since(model, pk, since):
+        for name in change.fields:
+            who[name] = change.who or SOMEONE
+    return who
 
 
 def describe_value(value: Any) -> str:
@@ -196,60 +233,184 @@ def _choice_label(model: type[models.Model], name: str, value: Any) -> Any:
     return value
 
 
-def _describe_change(
-    model: type[models.Model], change: Change, labels: Mapping[str, str] | None
+def _shown(
+    form_field: forms.Field | None, model: type[models.Model], name: str, value: Any
 ) -> str:
-    who = change.user or "someone"
-    parts = []
-    for name, values in change.fields.items():
-        label = _label(model, name, labels)
-        if values is None:
-            parts.append(label)
-        else:
-            old, new = (_choice_label(model, name, value) for value in values)
-            parts.append(f"{label} from {describe_value(old)} to {describe_value(new)}")
-    if not parts:
-        return f"{who} saved it"
-    return f"{who} changed " + "; ".join(parts)
-
-
-def conflict_message(conflict: Conflict, labels: Mapping[str, str] | None = None) -> str:
-    """The form error of a refused save, naming who changed what when it is known."""
-    name = str(conflict.model._meta.verbose_name)
-    if conflict.deleted:
-        return (
-            f"This {name} was deleted since you opened this form, so your changes were not saved."
-        )
-    if conflict.changes:
-        what = ", then ".join(
-            _describe_change(conflict.model, change, labels) for change in conflict.changes
-        )
-        # Usernames keep their case; only a sentence that starts with "someone" is capitalized.
-        if what.startswith("someone"):
-            what = capfirst(what)
-        head = f"{what}, since you opened this form."
+    """A stored value as a message quotes it: related objects by their name, choices by label."""
+    if isinstance(value, models.Model):
+        value = str(value)
+    elif isinstance(value, (list, tuple)):
+        value = [str(item) if isinstance(item, models.Model) else item for item in value]
+    elif isinstance(form_field, forms.FileField):
+        value = getattr(value, "name", value) or None
     else:
-        head = f"Someone else changed this {name} since you opened this form."
-    return (
-        f"{head} Your changes were not saved, so as not to overwrite theirs. Your edits are "
-        "kept below: review them and save again to overwrite, or reload the page to start "
-        "from the current version."
+        value = _choice_label(model, name, json_safe(value))
+    return describe_value(value)
+
+
+def form_data_value(form: forms.BaseForm, name: str, value: Any) -> str | list[str] | None:
+    """``value`` as the browser submits it for field ``name``: a string, a list of
+    strings (multiple choices), or ``None`` (an unchecked box, a file input).
+
+    This is what ``pusherable.js``'s "use theirs" puts in the field.
+    """
+    form_field = form.fields[name]
+    widget = form_field.widget
+    if isinstance(widget, forms.FileInput):
+        return None
+    prepared = form_field.prepare_value(value)
+    if isinstance(widget, forms.CheckboxInput):
+        return "on" if widget.check_test(prepared) else None
+    if getattr(widget, "allow_multiple_selected", False):
+        return [str(item) for item in (prepared or ())]
+    shown = widget.format_value(prepared)
+    if isinstance(shown, list):  # a single select formats as a list of one
+        shown = shown[0] if shown else ""
+    return "" if shown is None else str(shown)
+
+
+def _set_form_data(data: Any, form: forms.BaseForm, name: str, value: Any) -> None:
+    """Put ``value`` into the POST data ``data`` as the browser would send it for ``name``."""
+    key = form.add_prefix(name)
+    widget = form.fields[name].widget
+    if isinstance(widget, forms.FileInput):
+        return  # a file input is never filled in again; an untouched one keeps the stored file
+    if isinstance(widget, forms.MultiWidget):
+        parts = widget.decompress(form.fields[name].prepare_value(value)) or ()
+        suffixes = getattr(widget, "widgets_names", ())
+        pairs = zip(suffixes, widget.widgets, strict=True)
+        for (suffix, subwidget), part in zip(pairs, parts, strict=False):
+            shown = subwidget.format_value(part)
+            data[key + suffix] = "" if shown is None else str(shown)
+        return
+    submitted = form_data_value(form, name, value)
+    if isinstance(submitted, list):
+        data.setlist(key, submitted)
+    elif submitted is None:
+        data.pop(key, None)
+    else:
+        data[key] = submitted
+    initial_key = form.add_initial_prefix(name)
+    if initial_key in data:  # show_hidden_initial: the initial that came with it
+        data[initial_key] = "" if submitted is None or isinstance(submitted, list) else submitted
+
+
+def _sentence(text: str) -> str:
+    # Display names keep their case; only "someone else" gets a capital.
+    return capfirst(text) if text.startswith(SOMEONE) else text
+
+
+def _join(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def merge_message(
+    result: MergeResult,
+    model: type[models.Model],
+    *,
+    labels: Mapping[str, str] | None = None,
+    who: Mapping[str, str] | None = None,
+) -> str | None:
+    """What a merged save tells its user: "Alice's new Title was kept." (``None``: nothing
+    of anyone else's was merged in)."""
+    if not result.theirs:
+        return None
+    by_person: dict[str, list[str]] = defaultdict(list)
+    for name in result.theirs:
+        by_person[(who or {}).get(name) or SOMEONE].append(_label(model, name, labels))
+    parts = [
+        f"{person}'s new {names[0]}"
+        if len(names) == 1
+        else f"{person}'s changes to {_join(names)}"
+        for person, names in by_person.items()
+    ]
+    verb = "was" if len(result.theirs) == 1 else "were"
+    return _sentence(f"{_join(parts)} {verb} kept, with your changes.")
+
+
+def conflict_summary(
+    result: MergeResult,
+    model: type[models.Model],
+    *,
+    labels: Mapping[str, str] | None = None,
+    who: Mapping[str, str] | None = None,
+) -> str:
+    """The form error of a save refused for conflicts."""
+    people = _join(sorted({(who or {}).get(name) or SOMEONE for name in result.conflicts}))
+    fields = _join([_label(model, name, labels) for name in result.conflicts])
+    return _sentence(
+        f"{people} also changed {fields} since you opened this form, so nothing was saved yet. "
+        "The form now holds the latest saved values, with your own changes kept. For each "
+        "field marked below, keep yours or use theirs, then save again."
     )
 
 
-def refuse_stale_save(
-    form: forms.BaseForm, conflict: Conflict, labels: Mapping[str, str] | None = None
+def refuse_conflicts(
+    form: forms.BaseForm,
+    instance: models.Model,
+    stored: models.Model,
+    result: MergeResult,
+    *,
+    version: str,
+    labels: Mapping[str, str] | None = None,
+    who: Mapping[str, str] | None = None,
 ) -> str:
-    """Add the conflict's error to ``form`` and move its token to the current version.
+    """Turn ``form`` into the answer to a save refused for conflicts; return its message.
 
-    Returns the message. With the new token in the form, submitting it again
-    saves over the other change: the user has now been told about it.
+    Every field the user did not change now holds the stored value; each conflicting
+    field keeps the user's value with an error that shows the stored one; the
+    snapshot becomes the stored object (``version``), so that saving again
+    overwrites only what the user chose. The version input carries
+    ``data-pusherable-conflicts`` (field -> ``{"theirs", "data", "user"}``) for the
+    "use theirs" buttons of ``pusherable.js``.
     """
-    message = conflict_message(conflict, labels)
-    if conflict.current_version is not None and form.is_bound:
-        data = form.data.copy()  # type: ignore[attr-defined]
-        data[form.add_prefix(version_field_name(form))] = conflict.current_version
-        form.data = data
+    model = type(stored)
+    if labels is None:
+        labels = form_labels(form)
+    names = [name for name in form_model_fields(form, model) if name in form.fields]
+    theirs = stored_form_values(form, stored, names)
+    data = form.data.copy()  # type: ignore[attr-defined]
+    for name in result.untouched:
+        if name in theirs:
+            _set_form_data(data, form, name, theirs[name])
+    snapshot = snapshot_of(instance, version, form.fields, theirs)
+    data[form.add_prefix(version_field_name(form))] = sign_snapshot(snapshot)
+    form.data = data
+    conflicts: dict[str, dict[str, Any]] = {}
+    for name, conflict in result.conflicts.items():
+        person = (who or {}).get(name) or SOMEONE
+        if is_sensitive_field(name):
+            # Named as changed, never shown (as in payloads and the history).
+            conflicts[name] = {"theirs": None, "data": None, "user": person}
+            what = f"{person} changed this since you opened the form. Save again to keep yours."
+        else:
+            shown = _shown(form.fields[name], model, name, conflict.theirs)
+            conflicts[name] = {
+                "theirs": shown,
+                "data": form_data_value(form, name, conflict.theirs),
+                "user": person,
+            }
+            what = (
+                f"{person} changed this to {shown} since you opened the form. Save again "
+                "to keep yours, or use theirs."
+            )
+        form.add_error(name, _sentence(what))
+    widget = form.fields[version_field_name(form)].widget
+    widget.attrs["data-pusherable-version"] = version
+    widget.attrs["data-pusherable-conflicts"] = json.dumps(conflicts, separators=(",", ":"))
+    message = conflict_summary(result, model, labels=labels, who=who)
+    form.add_error(None, message)
+    return message
+
+
+def refuse_deleted(form: forms.BaseForm, model: type[models.Model]) -> str:
+    """Refuse the save of an object deleted since its form was opened; return the message."""
+    name = str(model._meta.verbose_name)
+    message = (
+        f"This {name} was deleted since you opened this form, so your changes were not saved."
+    )
     form.add_error(None, message)
     return message
 
@@ -273,15 +434,11 @@ def changed_field_values(
     return {name: (old.get(name), new[name]) if name in new else None for name in names}
 
 
-def _unify_line_endings(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def _same_text(old: Any, new: Any) -> bool:
     """Whether two strings differ at most in their line endings."""
     if not isinstance(old, str) or not isinstance(new, str):
         return False
-    return _unify_line_endings(old) == _unify_line_endings(new)
+    return bool(comparable(None, old) == comparable(None, new))
 
 
 def _submitted_value(form: forms.BaseForm, name: str) -> Any:

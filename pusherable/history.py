@@ -1,14 +1,15 @@
 """A short server-side history of who changed which fields of an object, from what to what.
 
-When an edit form comes back with an old version token, the collision guard
-(:mod:`pusherable.guard`) looks here to name the change it would overwrite:
-"alice changed Title from 'Draft' to 'Final' since you opened this form".
+When an edit form comes back from an older version of its object, the collision
+guard (:mod:`pusherable.guard`) looks here to name who made the changes it merges
+in or refuses: "Alice's new Title was kept", "Alice changed this to 'Final'".
 
 Entries live in Django's cache (:data:`PUSHERABLE_HISTORY_CACHE`), at most
 :data:`PUSHERABLE_HISTORY_LENGTH` per object, for :data:`PUSHERABLE_HISTORY_TIMEOUT`
-seconds. The history is a help, not a source of truth: when it was evicted, or
-the change was made where nothing records it, the guard still refuses the stale
-save, with a message that cannot name who.
+seconds. The history is a help, not a source of truth: the merge itself compares
+the stored values, so when the history was evicted, or the change was made where
+nothing records it (``QuerySet.update()``, the shell), the guard merges and
+refuses just the same, with messages that say "someone else".
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from .conf import settings
 from .payload import describe_user, json_safe
+from .users import display_name
 
 __all__ = [
     "Change",
@@ -53,6 +55,13 @@ class Change:
     user_id: str | None
     fields: dict[str, tuple[Any, Any] | None] = field(default_factory=dict)
     at: str | None = None
+    #: The name the user goes by (:func:`pusherable.users.display_name`).
+    user_name: str | None = None
+
+    @property
+    def who(self) -> str | None:
+        """The user's display name, else the username, else ``None``."""
+        return self.user_name or self.user
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +69,7 @@ class Change:
             "version": self.version,
             "user": self.user,
             "user_id": self.user_id,
+            "user_name": self.user_name,
             "fields": {
                 name: None if values is None else list(values)
                 for name, values in self.fields.items()
@@ -74,6 +84,7 @@ class Change:
             version=str(data["version"]),
             user=data.get("user"),
             user_id=data.get("user_id"),
+            user_name=data.get("user_name"),
             fields={
                 str(name): None if values is None else (values[0], values[1])
                 for name, values in (data.get("fields") or {}).items()
@@ -123,6 +134,7 @@ def record_change(
         version=version,
         user=username,
         user_id=user_id,
+        user_name=display_name(user),
         fields={
             str(name): None if values is None else (json_safe(values[0]), json_safe(values[1]))
             for name, values in (fields or {}).items()

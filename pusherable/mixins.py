@@ -22,8 +22,9 @@ to override; a fault in any of them is logged, never raised into the page.
 
 Write events (``created``, ``updated``, ``deleted``; see
 :data:`PUSHERABLE_MODEL_CHANNEL_EVENTS`) also go to the model's channel, so that
-list pages update live. :class:`PusherUpdateMixin` refuses a save made from a form
-older than the object (the collision guard, :mod:`pusherable.guard`).
+list pages update live. :class:`PusherUpdateMixin` merges a save made from a form
+older than the object with the stored one, field by field, and refuses only true
+conflicts (the collision guard, :mod:`pusherable.guard`).
 """
 
 from __future__ import annotations
@@ -46,17 +47,20 @@ from .delivery import (
 )
 from .events import Event
 from .guard import (
-    Conflict,
     changed_field_values,
     changed_form_fields,
     fetch_stored,
-    find_conflict,
     form_labels,
     install_version_field,
-    refuse_stale_save,
-    submitted_version,
+    merge_message,
+    merge_submitted_form,
+    refuse_conflicts,
+    refuse_deleted,
+    submitted_token,
+    who_changed,
 )
 from .history import record_change_on_commit
+from .merge import MergeResult, apply_merge
 from .payload import build_payload, changed_values
 from .users import request_user
 from .versions import object_version
@@ -277,9 +281,12 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     token after and before the save. A form submitted without changes sends nothing.
 
     The collision guard (``pusher_collision_guard``, on by default) adds a hidden
-    field with the object's version token to the form, and refuses a save whose
-    token is no longer the stored object's, with a form error naming who changed
-    what in between (:meth:`refuse_pusher_stale_save`).
+    field with a signed snapshot of what the form shows, and merges a save made
+    from an older version with the stored object, field by field
+    (:meth:`merge_pusher_form`): changes to different fields all stand, and the
+    user is told what was merged in (:meth:`report_pusher_merge`); a field
+    changed by both to different values is refused with the other value shown
+    (:meth:`refuse_pusher_conflicts`).
     """
 
     pusher_event_name: str | None = "update"
@@ -287,7 +294,7 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     pusher_updated_event_name = "updated"
     #: The names from :meth:`get_pusher_changed_fields`, once the form was saved.
     pusher_changed_fields: list[str] | None = None
-    #: Refuse saves made from a form older than the object.
+    #: Merge saves made from a form older than the object, and refuse true conflicts.
     pusher_collision_guard = True
     #: Model field whose value is the version token (``None``: the model's ``auto_now``
     #: field, else a digest of the fields). See :meth:`get_pusher_version`.
@@ -299,6 +306,10 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     pusher_previous_version: str | None = None
     pusher_version: str | None = None
     pusher_changed_values: dict[str, Any] | None = None
+    #: After a guarded save: what the merge kept of the user's and of others' changes.
+    pusher_merge: MergeResult | None = None
+    #: On a guarded POST: the values the fields outside the form had when loaded.
+    pusher_loaded_values: dict[str, Any] | None = None
 
     def get_pusher_version(self, obj: models.Model) -> str:
         """The version token of ``obj``: see :func:`pusherable.versions.object_version`."""
@@ -311,6 +322,10 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
             install_version_field(
                 form, obj, self.get_pusher_version(obj), notice=self.pusher_collision_notice
             )
+            if form.is_bound:
+                # What the fields outside the form held when the object was loaded,
+                # so that a save does not write back values someone changed since.
+                self.pusher_loaded_values = _outside_values(obj, form)
         return form
 
     def get_pusher_changed_fields(self, form: BaseForm) -> list[str]:
@@ -338,17 +353,60 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
             payload["previous_version"] = self.pusher_previous_version
         return payload
 
-    def get_pusher_conflict(self, form: BaseForm, stored: models.Model | None) -> Conflict | None:
-        """The conflict between the submitted form and ``stored`` (the object now), if any."""
+    def merge_pusher_form(self, form: BaseForm, stored: models.Model) -> MergeResult | None:
+        """Merge the submitted form with ``stored`` (the object now), field by field.
+
+        ``None`` when the form carried no snapshot (a client without the guard's
+        field is not merged). See :func:`pusherable.guard.merge_submitted_form`.
+        """
         obj = self.get_pusher_object()
         assert obj is not None
-        current = self.get_pusher_version(stored) if stored is not None else None
-        return find_conflict(obj, stored, submitted_version(form), current)
+        return merge_submitted_form(
+            form, obj, stored, current_version=self.get_pusher_version(stored)
+        )
 
-    def refuse_pusher_stale_save(self, form: BaseForm, conflict: Conflict) -> HttpResponse:
-        """Answer a stale save: the form again, with an error naming the other change."""
-        refuse_stale_save(form, conflict, form_labels(form))
+    def get_pusher_merge_authors(self, merge: MergeResult) -> dict[str, str]:
+        """Field name -> the display name of who changed it since the form was rendered."""
+        obj = self.get_pusher_object()
+        assert obj is not None
+        return who_changed(type(obj), obj.pk, merge.base_version)
+
+    def refuse_pusher_conflicts(
+        self, form: BaseForm, stored: models.Model, merge: MergeResult
+    ) -> HttpResponse:
+        """Answer a save with conflicts: the form again, merged, with the conflicts marked."""
+        obj = self.get_pusher_object()
+        assert obj is not None
+        refuse_conflicts(
+            form,
+            obj,
+            stored,
+            merge,
+            version=self.get_pusher_version(stored),
+            labels=form_labels(form),
+            who=self.get_pusher_merge_authors(merge),
+        )
         return self.form_invalid(form)
+
+    def refuse_pusher_deleted(self, form: BaseForm) -> HttpResponse:
+        """Answer a save of an object deleted since the form was opened."""
+        obj = self.get_pusher_object()
+        assert obj is not None
+        refuse_deleted(form, type(obj))
+        return self.form_invalid(form)
+
+    def report_pusher_merge(self, form: BaseForm, merge: MergeResult) -> None:
+        """Tell the user what of others' changes their save kept ("Alice's new Title was
+        kept"), with :mod:`django.contrib.messages` when it is installed."""
+        obj = self.get_pusher_object()
+        assert obj is not None
+        message = merge_message(
+            merge, type(obj), labels=form_labels(form), who=self.get_pusher_merge_authors(merge)
+        )
+        if message:
+            from django.contrib import messages
+
+            messages.info(self.request, message, fail_silently=True)
 
     def record_pusher_change(self, stored: models.Model | None, changed: list[str]) -> None:
         """Keep who changed what in the history the guard reads (once committed)."""
@@ -373,9 +431,17 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
             # Locked until the save commits, so no other save slips in between.
             stored = fetch_stored(obj)
             if self.pusher_collision_guard:
-                conflict = self.get_pusher_conflict(form, stored)
-                if conflict is not None:
-                    return self.refuse_pusher_stale_save(form, conflict)
+                if stored is None:
+                    if submitted_token(form) is not None:
+                        return self.refuse_pusher_deleted(form)
+                else:
+                    merge = self.merge_pusher_form(form, stored)
+                    if merge is not None and merge.has_conflicts:
+                        return self.refuse_pusher_conflicts(form, stored, merge)
+                    if merge is not None:
+                        apply_merge(form, stored, merge)
+                        self.pusher_merge = merge
+                    _keep_outside_values(obj, stored, self.pusher_loaded_values)
             return self.save_pusher_form(form, stored)
 
     def save_pusher_form(self, form: BaseForm, stored: models.Model | None) -> HttpResponse:
@@ -387,8 +453,17 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
             except Exception:
                 logger.exception("pusherable: could not compute the version in %s", type(self))
         response = super().form_valid(form)
+        merge = self.pusher_merge
+        if merge is not None:
+            try:
+                self.report_pusher_merge(form, merge)
+            except Exception:
+                logger.exception("pusherable: could not report the merge in %s", type(self))
         try:
             changed = self.get_pusher_changed_fields(form)
+            if merge is not None:
+                # A field the user left alone took the stored value: this save did not change it.
+                changed = [name for name in changed if name not in merge.untouched]
             obj = self.get_pusher_object()
             if obj is not None and obj.pk is not None:
                 self.pusher_previous_version = previous_version
@@ -448,3 +523,28 @@ class PusherDeleteMixin(PusherMixin, _DeleteViewBase):
         response = super().delete(request, *args, **kwargs)
         self.send_pusher_event(snapshot)
         return response
+
+
+def _outside_values(obj: models.Model, form: BaseForm) -> dict[str, Any]:
+    """``{attname: value}`` of ``obj``'s concrete fields that ``form`` does not edit."""
+    return {
+        field.attname: getattr(obj, field.attname)
+        for field in obj._meta.concrete_fields
+        if field.name not in form.fields and not field.primary_key
+    }
+
+
+def _keep_outside_values(
+    obj: models.Model, stored: models.Model, loaded: dict[str, Any] | None
+) -> None:
+    """Take the stored value of each field outside the form that changed since ``obj`` was
+    loaded, unless the view itself set it: a save then never writes back an old value
+    of a field its user could not even edit (a concurrent save's slug, a script's
+    ``QuerySet.update()``)."""
+    if not loaded:
+        return
+    for attname, was in loaded.items():
+        if getattr(obj, attname) == was:
+            now = getattr(stored, attname)
+            if now != was:
+                setattr(obj, attname, now)

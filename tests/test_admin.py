@@ -6,11 +6,14 @@ from html import unescape
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from pusherable.history import object_history
+from pusherable.merge import read_snapshot
 from pusherable.testing import outbox
 from pusherable.versions import object_version
+from tests.html_forms import shown_form
 from tests.testapp.models import Account, Article, Tag
 
 pytestmark = [pytest.mark.urls("tests.guard_urls"), pytest.mark.usefixtures("empty_cache")]
@@ -84,8 +87,8 @@ def subscriptions(response):
 
 
 def test_change_form_has_presence_the_guard_and_subscriptions(client, alice, article):
-    version = open_change_form(client, alice, article)
-    assert version == object_version(article)
+    token = open_change_form(client, alice, article)
+    assert read_snapshot(token, article).version == object_version(article)
     response = client.get(change_url(article))
     html = response.content.decode()
     assert f'data-pusherable-presence="presence-article_{article.pk}"' in html
@@ -145,7 +148,7 @@ def test_save_sends_updated_after_commit(client, bob, article, django_capture_on
     data = event.data
     assert data["changed"] == {"title": "New title"}
     assert data["previous"] == {"title": "Hello"}
-    assert data["previous_version"] == version
+    assert data["previous_version"] == read_snapshot(version, article).version
     assert data["version"] == object_version(Article.objects.get(pk=article.pk))
     assert data["user"] == "bob"
     assert data["object"]["tags"] == [tag.pk for tag in article.tags.all()]
@@ -256,31 +259,55 @@ def test_sensitive_fields_stay_out_of_admin_events(client, alice, commit):
 # -- the stale-save guard -----------------------------------------------------------------
 
 
-def test_stale_admin_save_is_refused_naming_the_other_change(client, alice, bob, article, commit):
-    bob_version = open_change_form(client, bob, article)
-    alice_version = open_change_form(client, alice, article)
+def test_stale_admin_saves_of_other_fields_merge(client, alice, bob, article, commit):
+    bob_token = open_change_form(client, bob, article)
+    alice_token = open_change_form(client, alice, article)
     with commit():
-        client.post(change_url(article), post_data(article, alice_version, title="Alice's title"))
+        client.post(change_url(article), post_data(article, alice_token, title="Alice's title"))
     outbox.clear()
 
     client.force_login(bob)
     with commit():
-        response = client.post(change_url(article), post_data(article, bob_version, title="Bob's"))
+        response = client.post(change_url(article), post_data(article, bob_token, body="Bob's"))
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.body) == ("Alice's title", "Bob's")
+    messages = [str(message) for message in get_messages(response.wsgi_request)]
+    assert "alice's new Title was kept, with your changes." in messages
+    [event] = [event for event in outbox if event.channels[0].endswith(f"_{article.pk}")]
+    assert event.data["changed"] == {"body": "Bob's"}
+
+
+def test_stale_admin_save_of_the_same_field_is_refused_with_both_values(
+    client, alice, bob, article, commit
+):
+    bob_token = open_change_form(client, bob, article)
+    alice_token = open_change_form(client, alice, article)
+    with commit():
+        client.post(
+            change_url(article), post_data(article, alice_token, title="Alice's title", body="A")
+        )
+    outbox.clear()
+
+    client.force_login(bob)
+    with commit():
+        response = client.post(change_url(article), post_data(article, bob_token, title="Bob's"))
     assert response.status_code == 200
     text = unescape(response.content.decode())
     assert "errornote" in text
-    assert (
-        "alice changed Title from “Hello” to “Alice's title”, since you opened this form." in text
-    )
+    assert "alice also changed Title since you opened this form, so nothing was saved yet." in text
+    assert "alice changed this to “Alice's title” since you opened the form." in text
     assert Article.objects.get(pk=article.pk).title == "Alice's title"
     assert outbox == []  # a refused save announces nothing
 
-    # The form now carries the current version: saving again overwrites, knowingly.
-    current = unescape(VERSION_INPUT_RE.search(response.content.decode()).group(1))
+    # The form now holds Alice's body and Bob's title: saving it again reverts nothing.
+    shown = shown_form(response.content.decode().split('id="article_form"')[1], _save="Save")
+    assert (shown["title"], shown["body"]) == ("Bob's", "A")
     with commit():
-        response = client.post(change_url(article), post_data(article, current, title="Bob's"))
+        response = client.post(change_url(article), shown)
     assert response.status_code == 302
-    assert Article.objects.get(pk=article.pk).title == "Bob's"
+    article.refresh_from_db()
+    assert (article.title, article.body) == ("Bob's", "A")
 
 
 def test_admin_without_the_guard(client, alice, commit):

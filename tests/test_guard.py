@@ -3,36 +3,32 @@
 Every request here is a plain form POST, as a browser without JavaScript sends it.
 """
 
+import json
 import re
 from html import unescape
+from unittest import mock
 
 import pytest
 from django import forms
+from django.contrib.messages import get_messages
 from django.core.cache import cache
-from django.db import models
 from django.test import override_settings
-from django.test.utils import isolate_apps
 from django.urls import reverse
 
-from pusherable import trigger_for
+from pusherable import guard, trigger_for
 from pusherable.exceptions import ConfigurationError
-from pusherable.guard import (
-    Conflict,
-    changed_form_fields,
-    conflict_message,
-    describe_value,
-    find_conflict,
-)
+from pusherable.guard import changed_form_fields, describe_value
 from pusherable.history import (
-    Change,
     changes_since,
     object_history,
     record_change,
     record_change_on_commit,
 )
+from pusherable.merge import Snapshot, read_snapshot, sign_snapshot
 from pusherable.testing import outbox
 from pusherable.versions import object_version, version_digest, version_field_of
 from tests.article_forms import form_data
+from tests.html_forms import input_attrs, shown_form
 from tests.testapp.models import Account, Article, Document, Tag, Ticket
 
 pytestmark = [pytest.mark.urls("tests.guard_urls"), pytest.mark.usefixtures("empty_cache")]
@@ -119,22 +115,38 @@ def test_a_named_version_field(article):
         object_version(article, "tags")
 
 
-# -- the form carries its version --------------------------------------------------------
+# -- the form carries its snapshot --------------------------------------------------------
 
 
-def test_the_form_renders_the_version_without_javascript(client, article, alice):
-    version = open_form(client, alice, reverse("guard-article-edit", args=[article.pk]))
-    assert version == object_version(article)
-    html = client.get(reverse("guard-article-edit", args=[article.pk])).content.decode()
+def test_the_form_renders_its_snapshot_without_javascript(client, article, alice):
+    url = reverse("guard-article-edit", args=[article.pk])
+    token = open_form(client, alice, url)
+    snapshot = read_snapshot(token, article)
+    assert snapshot is not None and snapshot.version == object_version(article)
+    assert {"title", "body", "tags", "author"} <= set(snapshot.fields)
+    html = client.get(url).content.decode()
+    assert input_attrs(html, "pusherable_version")["data-pusherable-version"] == object_version(
+        article
+    )
     assert 'data-pusherable-model="testapp.article"' in html
     assert f'data-pusherable-pk="{article.pk}"' in html
     assert "data-pusherable-guard" in html
     assert "&quot;title&quot;:&quot;Title&quot;" in html  # labels for the live notice
+    assert "Hello" not in token  # fingerprints, not values
+
+
+def test_a_snapshot_is_bound_to_its_object_and_signed(article, db):
+    other = Article.objects.create(title="Other")
+    token = sign_snapshot(Snapshot("testapp.article", str(article.pk), "t:1", {"title": "x"}))
+    assert read_snapshot(token, article).fields == {"title": "x"}
+    assert read_snapshot(token, other) is None
+    assert read_snapshot(token[:-2] + "xx", article) is None
+    assert read_snapshot("t:2026-01-01", article) is None
 
 
 def test_version_tag_for_templates_that_render_fields_by_hand(client, article, alice):
     url = reverse("guard-article-hand", args=[article.pk])
-    assert open_form(client, alice, url) == object_version(article)
+    assert read_snapshot(open_form(client, alice, url), article) is not None
 
 
 def test_version_tag_renders_nothing_for_unguarded_forms(client, article, alice):
@@ -143,14 +155,15 @@ def test_version_tag_renders_nothing_for_unguarded_forms(client, article, alice)
     assert "pusherable_version" not in html
 
 
-# -- saves -----------------------------------------------------------------------------
+# -- saves: the three-way merge ------------------------------------------------------------
 
 
-def test_save_with_the_current_version_goes_through(client, article, alice, commit):
+def test_save_with_a_fresh_form_goes_through(client, article, alice, commit):
     url = reverse("guard-article-edit", args=[article.pk])
-    version = open_form(client, alice, url)
+    token = open_form(client, alice, url)
+    version = object_version(article)
     with commit():
-        response = client.post(url, form_data(article, version, title="Hello world"))
+        response = client.post(url, form_data(article, token, title="Hello world"))
     assert response.status_code == 302
     article.refresh_from_db()
     assert article.title == "Hello world"
@@ -164,103 +177,162 @@ def test_save_with_the_current_version_goes_through(client, article, alice, comm
     assert change.user == "alice"
     assert change.previous_version == version
     assert change.fields == {"title": ("Hello", "Hello world")}
+    assert list(get_messages(response.wsgi_request)) == []  # nothing merged in
 
 
-def test_stale_save_is_refused_naming_who_changed_what(client, article, alice, bob, commit):
+def test_disjoint_stale_saves_both_stand(client, article, alice, bob, commit):
     url = reverse("guard-article-edit", args=[article.pk])
-    bob_version = open_form(client, bob, url)  # Bob opens the form first...
-    alice_version = open_form(client, alice, url)
+    bob_token = open_form(client, bob, url)  # Bob opens the form first...
+    alice_token = open_form(client, alice, url)
     with commit():
-        client.post(
-            url, form_data(article, alice_version, title="Alice's title")
-        )  # ...Alice saves
+        client.post(url, form_data(article, alice_token, title="Alice's title"))  # ...Alice saves
     outbox.clear()
 
     client.force_login(bob)
     with commit():
-        response = client.post(url, form_data(article, bob_version, title="Bob's title"))
-    assert response.status_code == 200
-    text = page_errors(response)
-    assert (
-        "alice changed Title from “Hello” to “Alice's title”, since you opened this form." in text
-    )
-    assert "Your changes were not saved" in text
-    article.refresh_from_db()
-    assert article.title == "Alice's title"
-    # Bob's input is kept, and the form now carries the current version.
-    assert 'value="Bob&#x27;s title"' in response.content.decode()
-    current = rendered_version(response)
-    assert current == object_version(article)
-    assert [event.name for event in outbox] == ["update"]  # the form rendered again, no save
-
-    # Told about it, Bob saves again: now it goes through.
-    outbox.clear()
-    with commit():
-        response = client.post(url, form_data(article, current, title="Bob's title"))
+        response = client.post(url, form_data(article, bob_token, body="Bob's body"))
     assert response.status_code == 302
     article.refresh_from_db()
-    assert article.title == "Bob's title"
-    assert outbox[0].data["previous"] == {"title": "Alice's title"}
+    assert (article.title, article.body) == ("Alice's title", "Bob's body")
+    [message] = get_messages(response.wsgi_request)
+    assert str(message) == "alice's new Title was kept, with your changes."
+    [event] = [event for event in outbox if event.channels[0].endswith(f"_{article.pk}")]
+    assert event.data["changed"] == {"body": "Bob's body"}  # not the title Bob left alone
 
 
-def test_several_changes_are_all_named(client, article, alice, bob, commit):
+def test_a_conflict_refuses_only_its_fields_and_saving_again_reverts_nothing(
+    client, article, alice, bob, commit
+):
+    """The issue's case: Bob's stale form would have put Alice's slug back."""
     url = reverse("guard-article-edit", args=[article.pk])
-    stale = open_form(client, bob, url)
-    version = open_form(client, alice, url)
+    bob_token = open_form(client, bob, url)
+    alice_token = open_form(client, alice, url)
     with commit():
-        client.post(url, form_data(article, version, title="One"))
-    article.refresh_from_db()
-    version = open_form(client, alice, url)
-    with commit():
-        client.post(url, form_data(article, version, title="One", body="Two"))
+        client.post(url, form_data(article, alice_token, title="Alice's title", slug="alices"))
+    outbox.clear()
+
     client.force_login(bob)
-    response = client.post(url, form_data(article, stale, title="Mine"))
-    text = page_errors(response)
-    assert (
-        "alice changed Title from “Hello” to “One”, then alice changed Body from “Body” to “Two”"
-        in text
-    )
-
-
-def test_stale_save_without_history_is_still_refused(client, article, bob):
-    url = reverse("guard-article-edit", args=[article.pk])
-    version = open_form(client, bob, url)
-    Article.objects.filter(pk=article.pk).update(title="Changed in the shell")
-    article.refresh_from_db()
-    article.title = "Changed in the shell"
-    article.save()  # moves updated_at, as any save outside the guarded views would
-    response = client.post(url, form_data(article, version, title="Bob's"))
+    stale = form_data(article, bob_token, title="Bob's title", body="Bob's body")
+    with commit():
+        response = client.post(url, stale)
     assert response.status_code == 200
-    assert "Someone else changed this article since you opened this form." in page_errors(response)
-    assert Article.objects.get(pk=article.pk).title == "Changed in the shell"
+    assert [event.name for event in outbox] == ["update"]  # rendered again, nothing saved
+    article.refresh_from_db()
+    assert (article.title, article.slug, article.body) == ("Alice's title", "alices", "Body")
+    text = page_errors(response)
+    assert "alice also changed Title since you opened this form, so nothing was saved yet." in text
+    assert "alice changed this to “Alice's title” since you opened the form." in text
+    html = response.content.decode()
+    shown = shown_form(html)
+    # Bob's value where both changed, and for what only he changed; Alice's slug.
+    assert (shown["title"], shown["body"], shown["slug"]) == (
+        "Bob's title",
+        "Bob's body",
+        "alices",
+    )
+    conflicts = json.loads(input_attrs(html, "pusherable_version")["data-pusherable-conflicts"])
+    assert conflicts == {
+        "title": {"theirs": "“Alice's title”", "data": "Alice's title", "user": "alice"}
+    }
+    new_token = shown["pusherable_version"]
+    assert read_snapshot(new_token, article).version == object_version(article)
+
+    # Bob saves the form he is shown: his title and body, and nothing of Alice's reverted.
+    with commit():
+        response = client.post(url, shown)
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.slug, article.body) == ("Bob's title", "alices", "Bob's body")
+
+
+def test_use_theirs_then_save_keeps_their_value(client, article, alice, bob, commit):
+    url = reverse("guard-article-edit", args=[article.pk])
+    bob_token = open_form(client, bob, url)
+    alice_token = open_form(client, alice, url)
+    with commit():
+        client.post(url, form_data(article, alice_token, title="Alice's title"))
+    client.force_login(bob)
+    response = client.post(url, form_data(article, bob_token, title="Bob's", body="Bob's body"))
+    shown = shown_form(response.content, title="Alice's title")  # the "use theirs" button
+    with commit():
+        assert client.post(url, shown).status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.body) == ("Alice's title", "Bob's body")
+
+
+def test_both_changing_a_field_to_the_same_value_is_no_conflict(
+    client, article, alice, bob, commit
+):
+    url = reverse("guard-article-edit", args=[article.pk])
+    bob_token = open_form(client, bob, url)
+    alice_token = open_form(client, alice, url)
+    with commit():
+        client.post(url, form_data(article, alice_token, title="Same"))
+    client.force_login(bob)
+    with commit():
+        response = client.post(url, form_data(article, bob_token, title="Same", body="B"))
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.body) == ("Same", "B")
+
+
+def test_changes_made_without_a_form_are_merged_not_reverted(client, article, bob, commit):
+    """QuerySet.update() and many-to-many changes without save() move no version field."""
+    url = reverse("guard-article-edit", args=[article.pk])
+    token = open_form(client, bob, url)
+    data = form_data(article, token, title="Bob's")
+    Article.objects.filter(pk=article.pk).update(slug="from-the-shell", body="Shell body")
+    extra = Tag.objects.create(name="extra")
+    article.tags.add(extra)
+    with commit():
+        response = client.post(url, data)
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.slug, article.body) == ("Bob's", "from-the-shell", "Shell body")
+    assert extra in article.tags.all()
+    [message] = get_messages(response.wsgi_request)
+    assert str(message).startswith("Someone else's changes to Slug, Body and Tags were kept")
+
+
+def test_a_conflict_with_a_change_made_without_a_form(client, article, bob, commit):
+    url = reverse("guard-article-edit", args=[article.pk])
+    token = open_form(client, bob, url)
+    Article.objects.filter(pk=article.pk).update(title="From the shell")
+    response = client.post(url, form_data(article, token, title="Bob's"))
+    assert response.status_code == 200
+    text = page_errors(response)
+    assert "Someone else changed this to “From the shell” since you opened the form." in text
+    assert Article.objects.get(pk=article.pk).title == "From the shell"
+
+
+def test_fields_outside_the_form_changed_meanwhile_are_kept(client, article, bob, commit):
+    """A save between the view's load and its lock would otherwise write back old values."""
+    url = reverse("guard-article-edit", args=[article.pk])
+    token = open_form(client, bob, url)
+    real_fetch = guard.fetch_stored
+
+    def fetch_after_a_concurrent_save(instance):
+        Article.objects.filter(pk=instance.pk).update(api_token="set-meanwhile")
+        return real_fetch(instance)
+
+    with commit(), mock.patch("pusherable.mixins.fetch_stored", fetch_after_a_concurrent_save):
+        response = client.post(url, form_data(article, token, title="Bob's"))
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.api_token) == ("Bob's", "set-meanwhile")
 
 
 def test_save_after_the_object_was_deleted_is_refused(client, article, bob):
     url = reverse("guard-article-edit", args=[article.pk])
-    version = open_form(client, bob, url)
-    data = form_data(article, version, title="Bob's")
+    token = open_form(client, bob, url)
+    data = form_data(article, token, title="Bob's")
+    # Deleted between the view's load and the guard's lock: refused, never re-created.
+    with mock.patch("pusherable.mixins.fetch_stored", return_value=None):
+        response = client.post(url, data)
+    assert response.status_code == 200
+    assert "This article was deleted since you opened this form" in page_errors(response)
     Article.objects.filter(pk=article.pk).delete()
-    # The view loads the object before the form: a deleted object is a 404 there...
-    assert client.post(url, data).status_code == 404
-    # ...and the guard refuses rather than re-create it when it goes between the two.
-    message = conflict_message(find_conflict(article, None, version, None))
-    assert message.startswith("This article was deleted since you opened this form")
-
-
-def test_saves_without_changes_do_not_count_as_conflicts(client, article, alice, bob, commit):
-    url = reverse("guard-article-edit", args=[article.pk])
-    stale = open_form(client, bob, url)
-    version = open_form(client, alice, url)
-    with commit():
-        response = client.post(url, form_data(article, version))  # saved, nothing changed
-    assert response.status_code == 302
-    assert object_version(Article.objects.get(pk=article.pk)) != stale  # updated_at moved
-    assert outbox == []
-    client.force_login(bob)
-    with commit():
-        response = client.post(url, form_data(article, stale, title="Bob's"))
-    assert response.status_code == 302
-    assert Article.objects.get(pk=article.pk).title == "Bob's"
+    assert client.post(url, data).status_code == 404  # the view's own answer
 
 
 def test_a_form_without_a_version_is_not_checked(client, article, alice, commit):
@@ -275,12 +347,24 @@ def test_a_form_without_a_version_is_not_checked(client, article, alice, commit)
     assert response.status_code == 302
 
 
+def test_an_unreadable_token_conflicts_wherever_values_differ(client, article, alice, commit):
+    url = reverse("guard-article-edit", args=[article.pk])
+    client.force_login(alice)
+    response = client.post(url, form_data(article, "tampered", title="Mine"))
+    assert response.status_code == 200
+    assert "Someone else also changed Title" in page_errors(response)
+    # A bare version token of the current version (a form from before the merge) saves.
+    with commit():
+        response = client.post(url, form_data(article, object_version(article), title="Mine"))
+    assert response.status_code == 302
+
+
 def test_opting_out_overwrites(client, article, alice, bob, commit):
     url = reverse("guard-article-edit", args=[article.pk])
     stale = open_form(client, bob, url)
-    version = open_form(client, alice, url)
+    token = open_form(client, alice, url)
     with commit():
-        client.post(url, form_data(article, version, title="Alice's"))
+        client.post(url, form_data(article, token, title="Alice's"))
     client.force_login(bob)
     with commit():
         response = client.post(
@@ -293,36 +377,36 @@ def test_opting_out_overwrites(client, article, alice, bob, commit):
     assert [change.user for change in object_history(Article, article.pk)] == ["alice", "bob"]
 
 
-def test_digest_guard_on_a_model_without_auto_now(client, alice, bob, commit):
+def test_digest_versions_on_a_model_without_auto_now(client, alice, bob, commit):
+    alice.first_name, alice.last_name = "Alice", "Liddell"
+    alice.save()
     tag = Tag.objects.create(name="news")
     url = reverse("guard-tag-edit", args=[tag.pk])
     stale = open_form(client, bob, url)
-    version = open_form(client, alice, url)
-    assert stale == version == object_version(tag)
+    token = open_form(client, alice, url)
+    assert read_snapshot(stale, tag).version == object_version(tag)
     with commit():
         assert (
-            client.post(url, {"name": "politics", "pusherable_version": version}).status_code
-            == 302
+            client.post(url, {"name": "politics", "pusherable_version": token}).status_code == 302
         )
     client.force_login(bob)
     response = client.post(url, {"name": "sport", "pusherable_version": stale})
     assert response.status_code == 200
-    assert "alice changed Name from “news” to “politics”" in page_errors(response)
+    # The display name, as presence shows it, not the username.
+    assert "Alice Liddell changed this to “politics”" in page_errors(response)
     assert Tag.objects.get(pk=tag.pk).name == "politics"
 
 
-def test_line_endings_alone_do_not_trip_the_guard(client, alice, bob, commit):
-    """A browser save of untouched text (CRLF for LF) moves the digest, but changes nothing."""
+def test_line_endings_alone_are_no_change(client, alice, bob, commit):
+    """Untouched text saved by a browser (CRLF for LF) is no change and no conflict."""
     document = Document.objects.create(key="notes", content="One.\nTwo.")
     url = reverse("guard-document-edit", args=[document.pk])
     stale = open_form(client, bob, url)
-    version = open_form(client, alice, url)
+    token = open_form(client, alice, url)
     with commit():
-        response = client.post(url, {"content": "One.\r\nTwo.", "pusherable_version": version})
+        response = client.post(url, {"content": "One.\r\nTwo.", "pusherable_version": token})
     assert response.status_code == 302
     assert outbox == []  # nothing changed, so nothing was announced
-    [change] = object_history(Document, document.pk)
-    assert change.fields == {}
 
     client.force_login(bob)
     with commit():
@@ -366,17 +450,21 @@ def test_sensitive_fields_are_named_but_their_values_never_shown(client, alice, 
     account = Account.objects.create(name="shop", password="old-hash")
     url = reverse("guard-account-edit", args=[account.pk])
     stale = open_form(client, bob, url)
-    version = open_form(client, alice, url)
+    token = open_form(client, alice, url)
     with commit():
-        client.post(url, {"name": "shop", "password": "new-hash", "pusherable_version": version})
+        client.post(url, {"name": "shop", "password": "new-hash", "pusherable_version": token})
     [event] = [e for e in outbox if e.name == "updated"]
     assert "password" not in event.data["changed"] and "password" not in event.data["previous"]
     assert object_history(Account, account.pk)[0].fields == {"password": None}
     client.force_login(bob)
     response = client.post(url, {"name": "mine", "password": "x", "pusherable_version": stale})
     text = page_errors(response)
-    assert "alice changed Password, since you opened this form." in text
-    assert "old-hash" not in text and "new-hash" not in text
+    assert "alice changed this since you opened the form. Save again to keep yours." in text
+    assert "new-hash" not in text.split("<form")[0] and "data-pusherable-conflicts" in text
+    conflicts = json.loads(
+        input_attrs(response.content, "pusherable_version")["data-pusherable-conflicts"]
+    )
+    assert conflicts == {"password": {"theirs": None, "data": None, "user": "alice"}}
 
 
 # -- the history -------------------------------------------------------------------------
@@ -436,36 +524,6 @@ def test_describe_value():
     assert describe_value([]) == "(none)"
     assert describe_value({"b": 1, "a": 2}) == '“{"a": 2, "b": 1}”'
     assert describe_value("x" * 100) == "“" + "x" * 59 + "…”"
-
-
-@isolate_apps("tests.testapp")
-def test_conflict_message_names_choices_by_their_labels():
-    class Story(models.Model):
-        status = models.CharField(
-            max_length=10, choices=[("draft", "Draft"), ("review", "In review")]
-        )
-        rank = models.IntegerField(choices=[(1, "First"), (2, "Second")], null=True)
-        note = models.CharField(max_length=10)
-
-        class Meta:
-            app_label = "testapp"
-
-    change = Change(
-        previous_version="t:1",
-        version="t:2",
-        user="alice",
-        user_id="1",
-        fields={
-            "status": ("draft", "review"),
-            "rank": (None, 2),
-            "note": ("draft", "x"),  # no choices: the value as it is
-        },
-    )
-    message = conflict_message(Conflict(Story, 1, "t:1", "t:2", [change]))
-    assert message.startswith(
-        "alice changed Status from “Draft” to “In review”; Rank from (empty) to “Second”; "
-        "Note from “draft” to “x”, since you opened this form."
-    )
 
 
 # -- the model's channel (live list pages) ---------------------------------------------

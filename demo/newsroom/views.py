@@ -116,13 +116,15 @@ class ArticleUpdateView(
 ):
     """Sends ``update`` when the form is shown and ``updated`` when it is saved.
 
-    A save made from a form older than the article is refused, with an error
-    naming who changed what (``pusher_collision_guard``, on by default).
-    ``newsroom.js`` shows the live "changed by" notice from the
+    A save made from a form older than the article is merged with it, field by
+    field: changes to other fields stand, and only a field that both editors
+    changed is refused, with the other value shown (``pusher_collision_guard``,
+    on by default). ``newsroom.js`` shows the live "changed by" notice from the
     ``pusherable:conflict`` event, so pusherable.js's built-in one is off.
 
     ``SuccessMessageMixin`` comes after ``PusherUpdateMixin``: it adds its message
-    whatever ``form_valid()`` returns, and a refused save is no success.
+    whatever ``form_valid()`` returns, and a refused save is no success. A merged
+    save adds its own message too ("Bob's new Title was kept").
     """
 
     model = Article

@@ -75,7 +75,7 @@ def test_the_list_shows_new_and_deleted_articles_without_a_reload(login):
     expect(carol.locator("#list-news")).to_be_hidden()
 
 
-def test_a_stale_save_is_refused_naming_the_other_change(login):
+def test_a_stale_save_refuses_only_the_conflicting_field_and_reverts_nothing(login):
     from playwright.sync_api import expect
 
     alice = login("alice")
@@ -85,14 +85,16 @@ def test_a_stale_save_is_refused_naming_the_other_change(login):
 
     bob.goto(path + "edit/")
     wait_until_live(bob)
-    # The collision guard's version is a hidden input, not a labelled field.
+    # The collision guard's snapshot is a hidden input, not a labelled field.
     expect(bob.locator("input[type=hidden][name=pusherable_version]")).to_have_count(1)
     expect(bob.locator("#article-form label")).to_have_count(5)
     bob.fill("#id_title", "Bob's title")
+    bob.fill("#id_body", "Bob's body.")
 
     alice.goto(path + "edit/")
     wait_until_live(alice)
     alice.fill("#id_title", "Alice's title")
+    alice.fill("#id_standfirst", "Alice's standfirst.")
     alice.click("#article-form button[type=submit]")
     alice.wait_for_url(re.compile(re.escape(path) + "$"))
 
@@ -100,29 +102,59 @@ def test_a_stale_save_is_refused_naming_the_other_change(login):
     # from pusherable.js's pusherable:conflict event, not a second one of its own.
     notice = bob.locator("#changed-notice")
     expect(notice).to_be_visible(timeout=EVENT_TIMEOUT_MS)
-    expect(notice).to_contain_text("Changed by Alice since you opened this form: Title.")
+    expect(notice).to_contain_text("Changed by Alice since you opened this form")
     expect(notice).to_contain_text(f"Title: “{title}” → “Alice's title”")
-    expect(notice).to_contain_text("Your edits to Title are kept")
     expect(bob.locator(".pusherable-conflict")).to_have_count(0)
     expect(bob.locator("#id_title")).to_have_value("Bob's title")
 
-    # He saves anyway: refused, naming Alice's change; his input is kept.
+    # He saves anyway: only the title, which both changed, is refused, showing
+    # Alice's value; his body is kept, and so is her standfirst.
     bob.click("#article-form button[type=submit]")
-    errors = bob.locator(".form-errors")
-    expect(errors).to_contain_text(
-        f"alice changed Title from “{title}” to “Alice's title”, since you opened this form."
+    expect(bob.locator(".form-errors")).to_contain_text(
+        "Alice also changed Title since you opened this form, so nothing was saved yet."
     )
-    expect(errors).to_contain_text("Your changes were not saved")
+    expect(bob.locator("[data-field-row=title]")).to_contain_text(
+        "Alice changed this to “Alice's title” since you opened the form."
+    )
     expect(bob.locator(".messages")).to_have_count(0)  # no "Article saved."
     expect(bob.locator("#id_title")).to_have_value("Bob's title")
+    expect(bob.locator("#id_body")).to_have_value("Bob's body.")
+    expect(bob.locator("#id_standfirst")).to_have_value("Alice's standfirst.")
     alice.reload()
     expect(alice.locator("h1[data-field=title]")).to_have_text("Alice's title")
 
-    # Saving again, now that he knows, goes through.
+    # Saving again keeps his title and body, and reverts nothing of Alice's.
     bob.click("#article-form button[type=submit]")
     bob.wait_for_url(re.compile(re.escape(path) + "$"))
     expect(bob.locator("h1[data-field=title]")).to_have_text("Bob's title")
+    expect(bob.locator("[data-field=standfirst]")).to_have_text("Alice's standfirst.")
+    expect(bob.locator("[data-field=body]")).to_contain_text("Bob's body.")
     expect(bob.locator(".messages")).to_contain_text("Article saved.")
+
+
+def test_a_stale_save_of_other_fields_merges(login):
+    from playwright.sync_api import expect
+
+    alice = login("alice")
+    bob = login("bob")
+    title = unique_title("Disjoint")
+    path = create_article(alice, title)
+
+    bob.goto(path + "edit/")
+    wait_until_live(bob)
+    bob.fill("#id_body", "Bob's body.")
+
+    alice.goto(path + "edit/")
+    wait_until_live(alice)
+    alice.fill("#id_title", "Alice's title")
+    alice.click("#article-form button[type=submit]")
+    alice.wait_for_url(re.compile(re.escape(path) + "$"))
+    expect(bob.locator("#changed-notice")).to_be_visible(timeout=EVENT_TIMEOUT_MS)
+
+    bob.click("#article-form button[type=submit]")
+    bob.wait_for_url(re.compile(re.escape(path) + "$"))
+    expect(bob.locator("h1[data-field=title]")).to_have_text("Alice's title")
+    expect(bob.locator("[data-field=body]")).to_contain_text("Bob's body.")
 
 
 def test_two_users_on_one_admin_change_form_see_each_other(login):

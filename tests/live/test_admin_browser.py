@@ -63,7 +63,7 @@ def test_two_users_on_one_change_form_see_each_other(login, article):
     expect(alice.locator(".pusherable-presence")).to_be_hidden(timeout=LIVE_TIMEOUT_MS)
 
 
-def test_a_stale_save_is_refused_naming_the_other_change(login, article):
+def test_a_stale_save_of_the_same_field_is_refused_with_the_other_value(login, article):
     from playwright.sync_api import expect
 
     alice = login("alice")
@@ -81,19 +81,23 @@ def test_a_stale_save_is_refused_naming_the_other_change(login, article):
     expect(notice).to_contain_text("Changed by alice since you opened it.")
     expect(notice).to_contain_text("Title: “Hello” → “Alice's title”")
 
-    # He saves anyway: refused, with an error naming Alice's change; his input is kept.
+    # He saves anyway: the title, which both changed, is refused, showing Alice's
+    # value; his input is kept.
     bob.locator(".pusherable-conflict__keep").click()
     bob.fill("#id_title", "Bob's title")
     bob.click("input[name=_save]")
     expect(bob.locator(".errornote")).to_be_visible()
     expect(bob.locator(".errorlist.nonfield")).to_contain_text(
-        "alice changed Title from “Hello” to “Alice's title”, since you opened this form."
+        "alice also changed Title since you opened this form, so nothing was saved yet."
+    )
+    expect(bob.locator(".field-title")).to_contain_text(
+        "alice changed this to “Alice's title” since you opened the form."
     )
     expect(bob.locator("#id_title")).to_have_value("Bob's title")
     article.refresh_from_db()
     assert article.title == "Alice's title"
 
-    # Saving again, now that he knows, goes through.
+    # Saving again keeps his title.
     bob.click("input[name=_save]")
     bob.wait_for_url(re.compile(r"/admin/testapp/article/$"))
     article.refresh_from_db()
