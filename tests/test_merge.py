@@ -6,9 +6,13 @@ from decimal import Decimal
 import pytest
 from django import forms
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import models
 from django.db.models import F
+from django.http import QueryDict
+from django.test.utils import isolate_apps
 from django.utils import timezone
 
+from pusherable.guard import install_version_field, refuse_conflicts
 from pusherable.merge import (
     comparable,
     merge_form,
@@ -221,3 +225,41 @@ def test_updates_that_read_and_write_still_merge(story):
     token = base_token(story)
     Article.objects.filter(pk=story.pk).update(rating=F("rating") + 1)
     assert merge(story, token, posted(story)).theirs == ["rating"]
+
+
+@isolate_apps("tests.testapp")
+def test_choices_merge_by_their_value_and_are_shown_by_their_label():
+    class Story(models.Model):
+        status = models.CharField(
+            max_length=10, choices=[("draft", "Draft"), ("review", "In review"), ("live", "Live")]
+        )
+        rank = models.IntegerField(choices=[(1, "First"), (2, "Second")], null=True)
+
+        class Meta:
+            app_label = "testapp"
+
+    class StoryForm(forms.ModelForm):
+        class Meta:
+            model = Story
+            fields = ["status", "rank"]
+
+    rendered = Story(pk=1, status="draft", rank=1)
+    form = StoryForm(instance=rendered)
+    values = rendered_form_values(form, ["status", "rank"])
+    snapshot = snapshot_of(rendered, "t:1", form.fields, values)
+
+    stored = Story(pk=1, status="review", rank=1)
+    data = QueryDict(mutable=True)
+    data.update({"status": "live", "rank": "2", "pusherable_version": sign_snapshot(snapshot)})
+    form = StoryForm(data, instance=Story(pk=1, status="review", rank=1))
+    install_version_field(form, rendered, "t:1")
+    assert form.is_valid(), form.errors
+    result = merge_form(form, stored, snapshot)
+    assert result.mine == ["rank"] and list(result.conflicts) == ["status"]
+
+    refuse_conflicts(form, rendered, stored, result, version="t:2", who={"status": "Alice"})
+    assert form.errors["status"] == [
+        "Alice changed this to “In review” since you opened the form. Save again to keep "
+        "yours, or use theirs."
+    ]
+    assert form["status"].value() == "live" and form["rank"].value() == "2"
