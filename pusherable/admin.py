@@ -34,21 +34,9 @@ from django.http import HttpRequest, HttpResponse
 from .channels import channel_for, channel_for_model
 from .delivery import model_channel_events, request_socket_id, send_event
 from .events import Event
-from .guard import (
-    changed_field_values,
-    changed_form_fields,
-    fetch_stored,
-    form_labels,
-    install_version_field,
-    merge_message,
-    merge_submitted_form,
-    refuse_conflicts,
-    refuse_deleted,
-    submitted_token,
-    who_changed,
-)
+from .forms import MergeFormMixin
+from .guard import changed_field_values, changed_form_fields, fetch_stored
 from .history import record_change_on_commit
-from .merge import MergeResult, apply_merge
 from .payload import build_payload
 from .versions import object_version
 
@@ -63,10 +51,9 @@ __all__ = ["PusherableAdminMixin"]
 
 logger = logging.getLogger("pusherable")
 
-#: The attribute of a bound admin form that holds the object as stored before the save.
-STORED_ATTRIBUTE = "pusherable_stored"
-#: The attribute of a bound admin form that holds its merge with the stored object.
-MERGE_ATTRIBUTE = "pusherable_merge"
+#: The attribute of a bound admin form that holds the object as stored before the save
+#: (:attr:`pusherable.forms.MergeFormMixin.pusher_stored`).
+STORED_ATTRIBUTE = "pusher_stored"
 
 
 class PusherableAdminMixin(_AdminBase):
@@ -116,74 +103,25 @@ class PusherableAdminMixin(_AdminBase):
         return self.get_pusher_guarded_form(form_class)
 
     def get_pusher_guarded_form(self, form_class: type[forms.ModelForm]) -> type[forms.ModelForm]:
-        """A subclass of ``form_class`` that carries the snapshot and merges in ``clean()``.
+        """``form_class`` with :class:`~pusherable.forms.MergeFormMixin`: it carries the
+        snapshot and merges a stale save in ``clean()``.
 
         The merge runs inside the admin's own transaction, with the stored row
         locked, so no other save slips in between the merge and this save.
         """
         admin = self
 
-        class GuardedForm(form_class):  # type: ignore[valid-type,misc]
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                super().__init__(*args, **kwargs)
-                if self.instance.pk is not None:
-                    install_version_field(
-                        self, self.instance, admin.get_pusher_version(self.instance)
-                    )
-
-            def clean(self) -> Any:
-                cleaned = super().clean()
-                if self.instance.pk is None:
-                    return cleaned
-                stored = fetch_stored(self.instance)
-                setattr(self, STORED_ATTRIBUTE, stored)
-                admin.merge_pusher_form(self, stored)
-                return cleaned
+        class GuardedForm(MergeFormMixin, form_class):  # type: ignore[valid-type,misc]
+            def get_pusher_version(self, obj: models.Model) -> str:
+                return admin.get_pusher_version(obj)
 
         GuardedForm.__name__ = form_class.__name__
         GuardedForm.__qualname__ = form_class.__qualname__
         return GuardedForm
 
-    def merge_pusher_form(self, form: forms.ModelForm, stored: models.Model | None) -> None:
-        """Merge the cleaned change form with ``stored`` (the object now), in ``clean()``.
-
-        Fields the user left alone take the stored values; conflicting ones are
-        refused as form errors (see :mod:`pusherable.guard`); an object deleted
-        since is refused. A form without the guard's field is not merged.
-        """
-        instance = form.instance
-        if submitted_token(form) is None:
-            return
-        if stored is None:
-            refuse_deleted(form, type(instance))
-            return
-        version = self.get_pusher_version(stored)
-        merge = merge_submitted_form(form, instance, stored, current_version=version)
-        if merge is None:
-            return
-        if merge.has_conflicts:
-            refuse_conflicts(
-                form,
-                instance,
-                stored,
-                merge,
-                version=version,
-                labels=form_labels(form),
-                who=who_changed(type(instance), instance.pk, merge.base_version),
-            )
-            return
-        apply_merge(form, stored, merge)
-        setattr(form, MERGE_ATTRIBUTE, merge)
-
-    def report_pusher_merge(self, request: HttpRequest, form: Any, merge: MergeResult) -> None:
+    def report_pusher_merge(self, request: HttpRequest, form: Any) -> None:
         """Tell the user what of others' changes the save kept ("Alice's new Title was kept")."""
-        obj = form.instance
-        message = merge_message(
-            merge,
-            type(obj),
-            labels=form_labels(form),
-            who=who_changed(type(obj), obj.pk, merge.base_version),
-        )
+        message = form.pusher_merge_message()
         if message:
             self.message_user(request, message, fail_silently=True)
 
@@ -330,11 +268,11 @@ class PusherableAdminMixin(_AdminBase):
             )
             return
         changed = changed_form_fields(form)
-        merge = getattr(form, MERGE_ATTRIBUTE, None)
+        merge = getattr(form, "pusher_merge", None)
         if merge is not None:
             # A field the user left alone took the stored value: this save did not change it.
             changed = [name for name in changed if name not in merge.untouched]
-            self.report_pusher_merge(request, form, merge)
+            self.report_pusher_merge(request, form)
         stored = getattr(form, STORED_ATTRIBUTE, None)
         previous_version = self.get_pusher_version(stored) if stored is not None else None
         version = self.get_pusher_version(obj)
