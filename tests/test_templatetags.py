@@ -12,6 +12,7 @@ from django.test import Client, RequestFactory, override_settings
 
 from pusherable.browser import browser_config, pusher_js_options, to_script_json
 from pusherable.exceptions import ConfigurationError
+from pusherable.versions import object_version
 from tests.testapp.models import Article, Document
 
 HOSTILE = "</script><script>alert(1)//"
@@ -173,7 +174,12 @@ def test_grace_period_in_milliseconds():
 @pytest.mark.urls("tests.urls_without_pusherable")
 def test_endpoints_are_null_without_pusherable_urls(rf_request):
     config = config_of(render("{% pusherable_script %}", request=rf_request))
-    assert config["endpoints"] == {"auth": None, "userAuth": None, "intent": None}
+    assert config["endpoints"] == {
+        "auth": None,
+        "userAuth": None,
+        "intent": None,
+        "changes": None,
+    }
 
 
 @pytest.mark.urls("tests.frontend_urls")
@@ -183,6 +189,7 @@ def test_endpoints_come_from_pusherable_urls(rf_request):
         "auth": "/pusherable/auth/",
         "userAuth": "/pusherable/user-auth/",
         "intent": "/pusherable/intent/",
+        "changes": "/pusherable/changes/",
     }
 
 
@@ -388,6 +395,9 @@ def test_subscribe_declares_channel_and_events():
             "events": ["update"],
             "intent": None,
             "callback": None,
+            # The version the page holds; no view here, so no catch-up scope.
+            "version": object_version(Article(pk=42)),
+            "scope": None,
         }
     ]
 
@@ -410,6 +420,8 @@ def test_any_number_of_subscriptions_and_no_extra_scripts():
         "events": "*",
         "intent": None,
         "callback": "app.onEvent",
+        "version": object_version(Document(key="x y")),
+        "scope": None,
     }
 
 
