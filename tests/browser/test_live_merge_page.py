@@ -300,7 +300,8 @@ def test_catch_up_without_history_refills_untouched_fields(page):
               ok: true, status: 200,
               json: async () => ({model: 'testapp.article', pk: 7, version: 'v9',
                 deleted: false, changes: null,
-                object: {title: 'While away', body: 'Their body', section: 'news'}}),
+                object: {title: 'While away', body: 'Their body', section: 'news',
+                  metadata: {lang: 'en'}, attachment: null}}),
             });
             window.dispatchEvent(new Event('online'));
         }"""
@@ -312,5 +313,8 @@ def test_catch_up_without_history_refills_untouched_fields(page):
     assert missed["object"]["title"] == "While away" and missed["catch_up"] is True
     [merged] = events(page, "pusherable:merged")
     assert merged["fields"] == ["title"] and merged["catch_up"] is True
+    # The whole object came, not what changed: what cannot be shown is not flagged.
+    assert merged["skipped"] == []
+    expect(note(page, "metadata")).to_have_count(0)
     # The guard notice says the form is out of date.
     expect(page.locator(".pusherable-conflict")).to_be_visible()

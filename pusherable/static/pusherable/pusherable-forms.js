@@ -386,7 +386,10 @@
     return String(data.user_name || data.user || 'Someone');
   }
 
-  function mergeInto(form, entry, data, values, previous) {
+  // `whole`: values is the whole object (a catch-up the history could not tell), not
+  // what changed: a value that cannot be shown may well be unchanged, so it is not
+  // flagged (the guard's notice says the form is out of date).
+  function mergeInto(form, entry, data, values, previous, whole) {
     const who = userOf(data);
     const result = { fields: [], conflicts: [], skipped: [] };
     const live = merging(form);
@@ -404,6 +407,7 @@
       const untouched = same(mine, base) && (before === undefined || same(mine, before));
       const title = label(entry, field);
       if (theirs === undefined) {
+        if (whole) continue;
         result.skipped.push(field);
         showNote(form, entry, name, controls, 'stale', untouched
           ? 'Changed by ' + who + '; reload to see.'
@@ -452,7 +456,7 @@
       if (input.getAttribute('data-pusherable-model') !== String(data.model)) continue;
       if (String(parseJSON(input.getAttribute('data-pusherable-pk'), null)) !== String(data.pk)) continue;
       if (event === 'updated' && host && host.versionOf(input) === data.version) continue; // this form's own
-      const result = mergeInto(form, entry, data, values, previous);
+      const result = mergeInto(form, entry, data, values, previous, event === 'pusherable:missed');
       if (!result.fields.length && !result.conflicts.length && !result.skipped.length) continue;
       host.emit(channel, 'pusherable:merged', {
         channel: channel,
