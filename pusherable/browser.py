@@ -12,7 +12,7 @@ The configuration object (:func:`browser_config`) has these keys:
 ``options``
     pusher-js constructor options (:func:`pusher_js_options`).
 ``endpoints``
-    ``{"auth", "userAuth", "intent"}``: URLs of the views in ``pusherable.urls``,
+    ``{"auth", "userAuth", "intent", "changes"}``: URLs of the views in ``pusherable.urls``,
     each ``null`` when those URLs are not included in the project.
 ``csrfToken``
     Django's CSRF token for the request, sent as ``X-CSRFToken`` with every POST
@@ -69,6 +69,7 @@ ENDPOINT_URL_NAMES: dict[str, str] = {
     "auth": "pusherable:auth",
     "userAuth": "pusherable:user-auth",
     "intent": "pusherable:intent",
+    "changes": "pusherable:changes",
 }
 
 #: Event names that belong to the protocol (``pusher:``) or to this library's own
@@ -132,7 +133,7 @@ def pusher_js_options() -> dict[str, Any]:
 
 
 def endpoint_urls(request: HttpRequest | None = None) -> dict[str, str | None]:
-    """URLs of the auth, user-auth and intent views, ``None`` for each one not routed."""
+    """URLs of the :data:`ENDPOINT_URL_NAMES` views, ``None`` for each one not routed."""
     urlconf = getattr(request, "urlconf", None)
     urls: dict[str, str | None] = {}
     for key, name in ENDPOINT_URL_NAMES.items():

@@ -3,8 +3,9 @@
     path("pusherable/", include("pusherable.urls")),
 
 ``pusherable:auth`` (channel authorization), ``pusherable:user-auth`` (pusher-js
-signin), ``pusherable:intent`` (intent changes) and ``pusherable:webhook`` (Pusher
-webhooks). ``{% pusherable_script %}`` points pusher-js at the first three itself.
+signin), ``pusherable:intent`` (intent changes), ``pusherable:changes`` (catch-up
+after a reconnection) and ``pusherable:webhook`` (Pusher webhooks).
+``{% pusherable_script %}`` points ``pusherable.js`` at the first four itself.
 """
 
 from __future__ import annotations
@@ -21,5 +22,6 @@ urlpatterns = [
     path("auth/", views.ChannelAuthView.as_view(), name="auth"),
     path("user-auth/", views.UserAuthView.as_view(), name="user-auth"),
     path("intent/", views.IntentView.as_view(), name="intent"),
+    path("changes/", views.ChangesView.as_view(), name="changes"),
     path("webhook/", views.WebhookView.as_view(), name="webhook"),
 ]

@@ -19,13 +19,14 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import authorization, presence, webhooks
+from . import authorization, catchup, presence, webhooks
 from .conf import settings
 from .delivery import trigger
 from .exceptions import AuthorizationError, ConfigurationError
 
 __all__ = [
     "INTENT_EVENT",
+    "ChangesView",
     "ChannelAuthView",
     "IntentView",
     "JsonEndpoint",
@@ -140,6 +141,40 @@ class IntentView(JsonEndpoint):
             return
         if current > count:
             raise AuthorizationError("Too many intent changes; slow down.", status=429)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ChangesView(View):
+    """Catch-up after a reconnection: GET ``channel``, ``since``, optional ``scope``.
+
+    Authorized like a subscription to ``channel`` (see
+    :func:`pusherable.catchup.check_access`); answers what changed on its object
+    since the version ``since``: :func:`pusherable.catchup.changes_answer`.
+    Read-only, so a GET without a CSRF token.
+    """
+
+    http_method_names = ["get", "head", "options"]
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        response = error_response("Method not allowed; use GET.", 405)
+        response["Allow"] = "GET"
+        return response
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return JsonResponse(
+                catchup.changes_answer(
+                    request,
+                    channel_name=request.GET.get("channel"),
+                    since=request.GET.get("since"),
+                    scope=request.GET.get("scope"),
+                )
+            )
+        except AuthorizationError as exc:
+            return error_response(str(exc), exc.status)
+        except ConfigurationError as exc:
+            logger.error("pusherable: %s", exc)
+            return error_response("Realtime updates are not configured on the server.", 503)
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -32,6 +32,7 @@ endpoints = (
         path("auth/", endpoint, name="auth"),
         path("user-auth/", endpoint, name="user-auth"),
         path("intent/", endpoint, name="intent"),
+        path("changes/", endpoint, name="changes"),
     ],
     "pusherable",
 )

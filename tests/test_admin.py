@@ -94,18 +94,24 @@ def test_change_form_has_presence_the_guard_and_subscriptions(client, alice, art
     assert f'data-pusherable-presence="presence-article_{article.pk}"' in html
     assert "pusherable/admin.js" in html and "pusherable/admin.css" in html
     assert 'id="pusherable-config"' in html
-    assert subscriptions(response) == [
+    declared = subscriptions(response)
+    # Each holds the version the page shows and the admin's signed catch-up scope.
+    scopes = {declaration.pop("scope") for declaration in declared}
+    assert len(scopes) == 1 and scopes.pop()
+    assert declared == [
         {
             "channels": [f"presence-article_{article.pk}"],
             "events": ["updated", "deleted"],
             "intent": "editing",
             "callback": None,
+            "version": version,
         },
         {
             "channels": [f"private-article_{article.pk}"],
             "events": ["updated", "deleted"],
             "intent": None,
             "callback": None,
+            "version": version,
         },
     ]
     # The page extends the admin's own template.

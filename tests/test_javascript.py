@@ -1,4 +1,5 @@
-"""Runs the JavaScript tests of ``pusherable.js`` (``tests/js/``) with Node's test runner."""
+"""Runs the JavaScript tests of ``pusherable.js`` and its add-ons (``tests/js/``) with Node's
+test runner."""
 
 import shutil
 import subprocess
@@ -7,7 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "pusherable" / "static" / "pusherable" / "pusherable.js"
+STATIC = ROOT / "pusherable" / "static" / "pusherable"
+#: Every script the browser loads from this package, none built from anything.
+SCRIPTS = ["pusherable.js", "pusherable-forms.js", "pusherable-catchup.js", "admin.js"]
 
 
 def node_or_skip() -> str:
@@ -33,10 +36,12 @@ def test_pusherable_js_suite():
 
 
 @pytest.mark.node
-def test_pusherable_js_is_plain_es2017():
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_pusherable_js_is_plain_es2017(name):
     node = node_or_skip()
-    subprocess.run([node, "--check", str(SCRIPT)], check=True, timeout=60)
-    source = SCRIPT.read_text()
+    script = STATIC / name
+    subprocess.run([node, "--check", str(script)], check=True, timeout=60)
+    source = script.read_text()
     # Syntax newer than ES2017 that older browsers reject.
     for newer in ("?.", "??", "catch {", "...", "#private"):
         assert newer not in source, newer

@@ -12,6 +12,7 @@ from django.test import Client, RequestFactory, override_settings
 
 from pusherable.browser import browser_config, pusher_js_options, to_script_json
 from pusherable.exceptions import ConfigurationError
+from pusherable.versions import object_version
 from tests.testapp.models import Article, Document
 
 HOSTILE = "</script><script>alert(1)//"
@@ -82,6 +83,9 @@ def rf_request(rf: RequestFactory):
 
 # --- {% pusherable_script %} ---------------------------------------------------------
 
+#: The configuration, pusher-js, pusherable.js and its two add-ons.
+SCRIPT_TAGS = 5
+
 
 def test_script_loads_pusher_js_then_pusherable_js(rf_request):
     scripts = scripts_in(render("{% pusherable_script %}", request=rf_request))
@@ -89,6 +93,8 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
         None,
         "https://js.pusher.com/8.4.0/pusher.min.js",
         "/static/pusherable/pusherable.js",
+        "/static/pusherable/pusherable-forms.js",
+        "/static/pusherable/pusherable-catchup.js",
     ]
     # Executed in document order once the page is parsed, so subscriptions declared
     # anywhere in the body are already there when pusherable.js starts.
@@ -173,7 +179,12 @@ def test_grace_period_in_milliseconds():
 @pytest.mark.urls("tests.urls_without_pusherable")
 def test_endpoints_are_null_without_pusherable_urls(rf_request):
     config = config_of(render("{% pusherable_script %}", request=rf_request))
-    assert config["endpoints"] == {"auth": None, "userAuth": None, "intent": None}
+    assert config["endpoints"] == {
+        "auth": None,
+        "userAuth": None,
+        "intent": None,
+        "changes": None,
+    }
 
 
 @pytest.mark.urls("tests.frontend_urls")
@@ -183,6 +194,7 @@ def test_endpoints_come_from_pusherable_urls(rf_request):
         "auth": "/pusherable/auth/",
         "userAuth": "/pusherable/user-auth/",
         "intent": "/pusherable/intent/",
+        "changes": "/pusherable/changes/",
     }
 
 
@@ -236,14 +248,14 @@ def test_csrf_token_in_config_passes_django_csrf_check():
 
 def test_script_renders_once_per_page(rf_request):
     html = render("{% pusherable_script %}{% pusherable_script %}", request=rf_request)
-    assert len(scripts_in(html)) == 3
+    assert len(scripts_in(html)) == SCRIPT_TAGS
     # A second template rendered for the same request (an include with "only", a
     # fragment) does not load the scripts again either.
     assert render("{% pusherable_script %}", request=rf_request) == ""
 
 
 def test_script_renders_once_without_request():
-    assert len(scripts_in(render("{% pusherable_script %}{% pusherable_script %}"))) == 3
+    assert len(scripts_in(render("{% pusherable_script %}{% pusherable_script %}"))) == SCRIPT_TAGS
 
 
 @pytest.mark.django_db
@@ -279,7 +291,7 @@ def test_hostile_settings_stay_inside_the_json(hostile, rf_request):
         PUSHERABLE_JS_OPTIONS={hostile: hostile},
     ):
         html = render("{% pusherable_script %}", request=rf_request)
-    assert_only_expected_scripts(html, 3)
+    assert_only_expected_scripts(html, SCRIPT_TAGS)
     config = config_of(html)
     assert config["key"] == hostile
     assert config["options"]["cluster"] == hostile
@@ -294,7 +306,7 @@ def test_hostile_url_integrity_and_nonce_stay_in_attributes(hostile, rf_request)
     ):
         html = render("{% pusherable_script nonce=n %}", {"n": hostile}, request=rf_request)
     scripts = scripts_in(html)
-    assert len(scripts) == 3
+    assert len(scripts) == SCRIPT_TAGS
     assert scripts[1]["attrs"]["src"] == hostile
     assert scripts[1]["attrs"]["integrity"] == hostile
     assert all(s["attrs"]["nonce"] == hostile for s in scripts)
@@ -309,7 +321,7 @@ def test_hostile_user_name_stays_inside_the_json(hostile, rf_request):
         get_full_name=lambda: hostile,
     )
     html = render("{% pusherable_script %}", request=rf_request)
-    assert_only_expected_scripts(html, 3)
+    assert_only_expected_scripts(html, SCRIPT_TAGS)
     assert config_of(html)["user"] == {"id": hostile, "username": hostile, "name": hostile}
 
 
@@ -350,8 +362,8 @@ def test_nonce_argument_on_every_script(rf_request):
         request=rf_request,
     )
     scripts = scripts_in(html)
-    assert len(scripts) == 4
-    assert [s["attrs"]["nonce"] for s in scripts] == ["abc123"] * 4
+    assert len(scripts) == SCRIPT_TAGS + 1
+    assert [s["attrs"]["nonce"] for s in scripts] == ["abc123"] * (SCRIPT_TAGS + 1)
 
 
 def test_nonce_from_request_csp_nonce(rf_request):
@@ -388,6 +400,9 @@ def test_subscribe_declares_channel_and_events():
             "events": ["update"],
             "intent": None,
             "callback": None,
+            # The version the page holds; no view here, so no catch-up scope.
+            "version": object_version(Article(pk=42)),
+            "scope": None,
         }
     ]
 
@@ -410,6 +425,8 @@ def test_any_number_of_subscriptions_and_no_extra_scripts():
         "events": "*",
         "intent": None,
         "callback": "app.onEvent",
+        "version": object_version(Document(key="x y")),
+        "scope": None,
     }
 
 

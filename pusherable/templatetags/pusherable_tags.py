@@ -27,6 +27,7 @@ from django.template.context import Context
 from django.utils.safestring import SafeString, mark_safe
 
 from ..browser import browser_config, subscription, to_script_json
+from ..catchup import declaration_extras
 from ..conf import settings
 from ..guard import version_field_name
 
@@ -112,6 +113,15 @@ def pusherable_subscribe(
         )
     except ValueError as exc:
         raise template.TemplateSyntaxError(f"pusherable_subscribe: {exc}") from exc
+    if model is None:
+        # The version the page holds, so that it can catch up after a reconnection.
+        view = context.get("view")
+        target = obj if obj is not None else getattr(view, "object", None)
+        declaration.update(
+            declaration_extras(
+                target, view=view, adminform=context.get("adminform"), request=_request(context)
+            )
+        )
     return {"subscription_json": _script_json(declaration), "nonce": _nonce(context, nonce)}
 
 

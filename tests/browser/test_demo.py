@@ -108,9 +108,13 @@ def test_a_saved_change_reaches_open_pages_but_not_the_reader(login):
     expect(notice).not_to_contain_text("Body")
     expect(alice_form.locator("#id_title")).to_have_value(new_title)
     expect(alice_form.locator("#id_standfirst")).to_have_value("Alice's unsaved standfirst.")
-    expect(alice_form.locator("[data-field-row=standfirst] .remote-change")).to_have_text(
-        "Bob saved: Bob's new standfirst."
+    # pusherable-forms.js filled in the title and kept her standfirst, showing Bob's.
+    expect(alice_form.locator("[data-field-row=title] .pusherable-field-note")).to_have_text(
+        "Bob changed Title"
     )
+    standfirst_note = alice_form.locator("[data-field-row=standfirst] .pusherable-field-note")
+    expect(standfirst_note).to_contain_text("Bob changed this to “Bob's new standfirst.”")
+    expect(standfirst_note.get_by_role("button", name="Use theirs")).to_be_visible()
     assert alice_form.evaluate("window.notReloaded") is True
 
     # Bob's own page shows his change, and no "changed by someone else" notice.

@@ -7,8 +7,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const SOURCE_PATH = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable', 'pusherable.js');
-const SOURCE = fs.readFileSync(SOURCE_PATH, 'utf8');
+const STATIC_DIR = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable');
+const SOURCE = fs.readFileSync(path.join(STATIC_DIR, 'pusherable.js'), 'utf8');
 
 // --- DOM -------------------------------------------------------------------------
 
@@ -114,6 +114,7 @@ class FakeElement {
 class FakeDocument {
   constructor() {
     this.readyState = 'complete';
+    this.visibilityState = 'visible';
     this.baseURI = 'http://testserver/page/';
     this.listeners = [];
     this.observers = [];
@@ -406,8 +407,9 @@ function makeFetch(calls, respond) {
   return async (url, init) => {
     const headers = Object.assign({}, init.headers);
     const form = Object.fromEntries(new URLSearchParams(init.body));
-    calls.push({ url, method: init.method, headers, form, credentials: init.credentials });
-    const answer = respond(url, form) || { status: 200, body: { ok: true } };
+    const query = Object.fromEntries(new URL(url, 'http://testserver/').searchParams);
+    calls.push({ url, method: init.method, headers, form, query, credentials: init.credentials });
+    const answer = (await respond(url, form, query)) || { status: 200, body: { ok: true } };
     if (answer.networkError) throw new Error(answer.networkError);
     return {
       ok: answer.status >= 200 && answer.status < 300,
@@ -429,6 +431,7 @@ const CONFIG = {
     auth: '/pusherable/auth/',
     userAuth: '/pusherable/user-auth/',
     intent: '/pusherable/intent/',
+    changes: '/pusherable/changes/',
   },
   csrfToken: 'csrf-token',
   socketIdField: 'pusherable_socket_id',
@@ -471,8 +474,11 @@ function load(options = {}) {
   }
   document.observers.length = 0; // only mutations after loading count
 
+  const windowListeners = [];
   const window = {
     document,
+    Date: { now: () => clock.now },
+    addEventListener: (type, listener) => windowListeners.push({ type, listener }),
     console: {
       warn: (...args) => warnings.push(args.join(' ')),
       error: (...args) => errors.push(args.map(String).join(' ')),
@@ -500,6 +506,10 @@ function load(options = {}) {
   window.window = window;
   vm.createContext(window);
   vm.runInContext(SOURCE, window, { filename: 'pusherable.js' });
+  // Add-ons, in the order {% pusherable_script %} loads them.
+  for (const name of options.addons || []) {
+    vm.runInContext(fs.readFileSync(path.join(STATIC_DIR, name), 'utf8'), window, { filename: name });
+  }
 
   return {
     window,
@@ -518,6 +528,15 @@ function load(options = {}) {
     // Notifications with this event name (all of them without a name).
     events(name) {
       return notifications.filter((n) => name === undefined || n.event === name);
+    },
+    // A window event: "online", "offline".
+    fire(type) {
+      for (const { type: wanted, listener } of windowListeners) if (wanted === type) listener({ type });
+    },
+    // The tab goes to the background or comes back.
+    setVisibility(visibility) {
+      document.visibilityState = visibility;
+      document.dispatchEvent({ type: 'visibilitychange' });
     },
     // Lets promises and mutation observers run.
     async settle() {

@@ -24,6 +24,10 @@
  *                                                                 the object of an
  *                                                                 open edit form
  *
+ * Add-ons loaded after this file (pusherable-forms.js: live merge of edit forms;
+ * pusherable-catchup.js: catch-up after a reconnection) plug in through
+ * pusherable.use(plugin), and add events of their own.
+ *
  * Collision guard: an edit form rendered by PusherUpdateMixin (or the admin mixin)
  * holds a hidden input[data-pusherable-version]. When an "updated" (or "deleted")
  * event about that object arrives with another version, pusherable.js emits
@@ -79,6 +83,8 @@
     nextId: 1,
     observer: null,
     conflicts: new Map(), // version input -> {changes, notice, deleted}
+    plugins: [],
+    objects: new Map(), // object key (channel name less its prefix) -> {version, scope}
   };
 
   // --- helpers ------------------------------------------------------------------
@@ -93,6 +99,12 @@
     if (name.indexOf('presence-') === 0) return 'presence';
     if (name.indexOf('private-') === 0) return 'private';
     return 'public';
+  }
+
+  // One object's channels differ only by their type prefix: "presence-article_7" and
+  // "private-article_7" are both "article_7".
+  function objectKey(name) {
+    return String(name).replace(/^(private-encrypted-|private-|presence-)/, '');
   }
 
   function copyMember(member) {
@@ -415,6 +427,12 @@
     return node || null;
   }
 
+  // The version a guarded form was rendered from: the attribute when the server puts
+  // it there (the value is then an opaque token for the merge), else the value.
+  function versionOf(input) {
+    return input.getAttribute(VERSION_ATTRIBUTE) || input.value;
+  }
+
   function guardedInputs(model, pk) {
     const found = [];
     if (!document) return found;
@@ -447,7 +465,7 @@
     const deleted = event === 'deleted';
     if (!deleted && (event !== 'updated' || !data.version)) return;
     for (const input of guardedInputs(String(data.model), data.pk)) {
-      if (!deleted && input.value === data.version) continue; // the form is up to date
+      if (!deleted && versionOf(input) === data.version) continue; // the form is up to date
       const labels = parseJSON(input.getAttribute('data-pusherable-labels'), {}) || {};
       let conflict = state.conflicts.get(input);
       if (!conflict) {
@@ -467,7 +485,7 @@
         channel: record.name,
         model: String(data.model),
         pk: data.pk,
-        version: input.value,
+        version: versionOf(input),
         current: change.version,
         deleted: deleted,
         user: change.user,
@@ -578,6 +596,10 @@
     }
     const handlers = handlersOf(record, event);
     if (handlers.size) deliver(handlers, event, data, record.name, false);
+    noteVersion(record, event, data);
+    // Add-ons (the live merge of edit forms) act before pusherable:conflict goes out,
+    // so that its handlers see the form as merged.
+    runPlugins('event', record.name, event, data);
     try {
       checkConflict(record, event, data);
     } catch (error) {
@@ -585,10 +607,127 @@
     }
   }
 
+  // The version of each object the page holds: declared by the page, then moved on by
+  // every "updated" event, so that a catch-up asks for what came after it.
+  function noteVersion(record, event, data) {
+    const held = state.objects.get(objectKey(record.name));
+    if (!held || !data || typeof data !== 'object') return;
+    if (event === 'deleted') held.deleted = true;
+    if (event === 'updated' && typeof data.version === 'string' && data.version) {
+      held.version = data.version;
+      held.seen.add(data.version);
+    }
+  }
+
+  // --- add-ons -------------------------------------------------------------------
+
+  function runPlugins(hook) {
+    const args = Array.prototype.slice.call(arguments, 1);
+    for (const plugin of state.plugins) {
+      if (typeof plugin[hook] !== 'function') continue;
+      try {
+        plugin[hook].apply(plugin, args);
+      } catch (error) {
+        if (console) console.error('pusherable: add-on "' + (plugin.name || '?') + '" failed in ' + hook, error);
+      }
+    }
+  }
+
+  async function getJSON(url, params) {
+    const query = new root.URLSearchParams();
+    for (const name of Object.keys(params || {})) {
+      if (params[name] !== null && params[name] !== undefined) query.append(name, params[name]);
+    }
+    let response;
+    try {
+      response = await root.fetch(url + (url.indexOf('?') === -1 ? '?' : '&') + query.toString(), {
+        method: 'GET',
+        headers: headers({ Accept: 'application/json' }),
+        credentials: 'same-origin',
+      });
+    } catch (error) {
+      throw requestError(0, 'Network error: ' + (error && error.message));
+    }
+    let json = null;
+    try {
+      json = await response.json();
+    } catch (error) {
+      json = null;
+    }
+    if (!response.ok) {
+      throw requestError(response.status, (json && json.error) || 'HTTP ' + response.status);
+    }
+    if (json === null) throw requestError(response.status, 'The answer is not JSON.');
+    return json;
+  }
+
+  // What an add-on may do: read the channels and the objects' versions, deliver events
+  // as if they came from the server, and make requests like this file does.
+  const host = {
+    get config() {
+      return state.config;
+    },
+    channels: () =>
+      Array.from(state.channels.values(), (record) => ({
+        name: record.name,
+        type: record.type,
+        key: objectKey(record.name),
+        subscribed: record.subscribed,
+        skipped: record.skipped,
+      })),
+    object: (name) => {
+      const held = state.objects.get(objectKey(name));
+      return held ? { version: held.version, scope: held.scope, deleted: held.deleted, seen: new Set(held.seen) } : null;
+    },
+    setVersion: (name, version) => {
+      const held = state.objects.get(objectKey(name));
+      if (held && typeof version === 'string' && version) held.version = version;
+    },
+    // An event of the channel, as if it had come from the server: the page's handlers,
+    // the add-ons, the conflict check.
+    dispatch: (name, event, data) => {
+      const record = state.channels.get(name);
+      if (record) onChannelEvent(record, event, data);
+    },
+    // A pusherable:* event for every handler of the channel, and the add-ons.
+    emit: (name, event, data) => {
+      const record = state.channels.get(name);
+      if (!record) return;
+      deliver(handlersOf(record), event, data, record.name, true);
+      runPlugins('event', record.name, event, data);
+    },
+    checkConflict: (name, event, data) => {
+      const record = state.channels.get(name);
+      if (record) checkConflict(record, event, data);
+    },
+    notifyPage: notifyPage,
+    getJSON: getJSON,
+    reasonFor: reasonFor,
+    parseJSON: parseJSON,
+    versionOf: versionOf,
+    describeValue: describeValue,
+  };
+
+  function use(plugin) {
+    if (!plugin || state.plugins.indexOf(plugin) !== -1) return api;
+    state.plugins.push(plugin);
+    if (state.pusher) {
+      // Loaded after the page started: catch up on the start and the first scan.
+      try {
+        if (typeof plugin.start === 'function') plugin.start(host);
+        if (typeof plugin.scan === 'function' && document) plugin.scan(document);
+      } catch (error) {
+        if (console) console.error('pusherable: add-on "' + (plugin.name || '?') + '" failed to start', error);
+      }
+    }
+    return api;
+  }
+
   function subscribed(record, data) {
     record.subscribed = true;
     record.authFailure = null;
     notifyChannel(record, 'pusherable:subscribed', { channel: record.name });
+    runPlugins('subscribed', record.name);
     if (!record.presence) return;
     presenceSync(record, data);
     // The intent changed while the authorization was on its way: send it now.
@@ -673,6 +812,14 @@
       unsubscribe: () => unsubscribe(sub, handle, key, element),
     };
     if (key) state.keys.set(key, handle);
+    if (typeof spec.version === 'string' && spec.version) {
+      for (const name of channels) {
+        const objectId = objectKey(name);
+        if (!state.objects.has(objectId)) {
+          state.objects.set(objectId, { version: spec.version, scope: spec.scope || null, deleted: false, seen: new Set() });
+        }
+      }
+    }
     for (const name of channels) {
       const record = channelRecord(name);
       const handler = callback || DEFAULT_CALLBACK;
@@ -801,6 +948,7 @@
     const target = node || document;
     for (const element of elementsIn(target, 'SCRIPT')) declareFrom(element);
     for (const form of elementsIn(target, 'FORM')) addSocketId(form);
+    runPlugins('scan', target);
   }
 
   function forget(node) {
@@ -839,6 +987,7 @@
       current: current,
       socketId: socketId(),
     });
+    runPlugins('state', { previous: change.previous, current: current });
   }
 
   function onConnectionError(error) {
@@ -913,6 +1062,7 @@
       customHandler: authenticateUser,
     });
     state.pusher = new root.Pusher(settings.key, options);
+    runPlugins('start', host);
     state.pusher.connection.bind('state_change', onStateChange);
     state.pusher.connection.bind('error', onConnectionError);
     if (document) {
@@ -944,6 +1094,7 @@
     },
     start: start,
     subscribe: (spec) => subscribe(spec, null),
+    use: use,
     scan: scan,
     socketId: socketId,
     headers: headers,
@@ -954,7 +1105,7 @@
         result.push({
           model: input.getAttribute('data-pusherable-model'),
           pk: parseJSON(input.getAttribute('data-pusherable-pk'), null),
-          version: input.value,
+          version: versionOf(input),
           deleted: conflict.deleted,
           changes: JSON.parse(JSON.stringify(conflict.changes)),
         });

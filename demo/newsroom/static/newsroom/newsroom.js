@@ -6,8 +6,9 @@
  * - pusherable:here / joined / left / intent keep the presence bar
  *   ("Alice is viewing", "Bob is editing");
  * - view / update / delete (someone opened a page) go to the activity list;
- * - updated puts the changed fields on the page; an open edit form takes the
- *   new value of the fields its user has not touched and flags the others;
+ * - updated puts the changed fields on the page (an open edit form is merged by
+ *   pusherable-forms.js: untouched fields take the new values, the others show
+ *   them with "Use theirs");
  * - pusherable:conflict (from pusherable.js: the open form is now older than
  *   the article) says who changed what since the form was opened; saving such
  *   a form is refused by the server with the same news;
@@ -145,52 +146,6 @@
     element.classList.add("flash");
   }
 
-  function isUntouched(input) {
-    if (input.tagName === "SELECT") {
-      const initial = Array.from(input.options).find((option) => option.defaultSelected);
-      return input.value === (initial ? initial.value : input.options[0].value);
-    }
-    return input.value === input.defaultValue;
-  }
-
-  function setInitial(input, value) {
-    if (input.tagName === "SELECT") {
-      for (const option of input.options) {
-        option.defaultSelected = option.value === value;
-      }
-    } else {
-      input.defaultValue = value;
-    }
-    input.value = value;
-  }
-
-  /** Puts a saved value into the edit form; returns whether the user's own edit was kept. */
-  function applyToForm(name, value, who) {
-    const input = form.elements[name];
-    if (!input) {
-      return false;
-    }
-    // A textarea's value has "\n" line breaks; text saved from a browser has "\r\n".
-    const text = value == null ? "" : String(value).replace(/\r\n?/g, "\n");
-    const row = form.querySelector('[data-field-row="' + name + '"]');
-    const note = row && row.querySelector(".remote-change");
-    if (isUntouched(input)) {
-      setInitial(input, text);
-      flash(input);
-      if (note) {
-        note.hidden = true;
-      }
-      return false;
-    }
-    // The user has typed something here: keep it, and show what was saved.
-    row.classList.add("conflict");
-    if (note) {
-      note.textContent = who + " saved: " + displayValue(name, value);
-      note.hidden = false;
-    }
-    return true;
-  }
-
   function onUpdated(data) {
     const who = actor(data);
     const fromMe = who === "You";
@@ -207,9 +162,6 @@
           element.className = "status status-" + changed[name];
         }
         flash(element);
-      }
-      if (form) {
-        applyToForm(name, changed[name], who); // flags the fields whose edits it kept
       }
     }
     const lastChange = document.getElementById("last-change");
@@ -254,9 +206,15 @@
       }
     }
     const fields = joinWords(labels) || "the article";
-    const kept = Array.from(form.querySelectorAll(".field.conflict"), (row) =>
-      fieldLabel(row.dataset.fieldRow)
-    );
+    // pusherable-forms.js merged the form first and marked what it kept of the user's.
+    const rows = new Set();
+    for (const control of form.querySelectorAll('[data-pusherable-state="conflict"]')) {
+      const row = control.closest("[data-field-row]");
+      if (row) {
+        rows.add(row.dataset.fieldRow);
+      }
+    }
+    const kept = Array.from(rows, fieldLabel);
     let text = "Changed by " + joinWords(people) + " since you opened this form: " + fields + ".";
     if (kept.length) {
       text += " Your edits to " + joinWords(kept) + " are kept; check them before saving.";
