@@ -284,6 +284,7 @@ def _change_data(change: Change, label: str, pk: Any, shown: Mapping[str, Any]) 
         "previous_version": change.previous_version,
         "user": change.user,
         "user_id": change.user_id,
+        "user_name": change.who,
         "at": change.at,
     }
 

@@ -88,7 +88,8 @@ def subscriptions(response):
 
 def test_change_form_has_presence_the_guard_and_subscriptions(client, alice, article):
     token = open_change_form(client, alice, article)
-    assert read_snapshot(token, article).version == object_version(article)
+    version = object_version(article)
+    assert read_snapshot(token, article).version == version
     response = client.get(change_url(article))
     html = response.content.decode()
     assert f'data-pusherable-presence="presence-article_{article.pk}"' in html

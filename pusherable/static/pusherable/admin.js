@@ -167,7 +167,7 @@
 
     return function (event, data, channelName) {
       if (channelName !== channel || LIST_EVENTS.indexOf(event) === -1 || !data) return;
-      pending.push({ event: event, pk: data.pk, user: data.user || null });
+      pending.push({ event: event, pk: data.pk, user: data.user_name || data.user || null });
       if (timer === null) timer = root.setTimeout(refresh, REFRESH_DELAY);
     };
   }

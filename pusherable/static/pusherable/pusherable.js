@@ -474,6 +474,7 @@
       }
       const change = {
         user: data.user == null ? null : String(data.user),
+        user_name: data.user_name == null ? null : String(data.user_name),
         user_id: data.user_id == null ? null : String(data.user_id),
         version: deleted ? null : data.version,
         previous_version: deleted ? null : data.previous_version || null,
@@ -489,6 +490,7 @@
         current: change.version,
         deleted: deleted,
         user: change.user,
+        user_name: change.user_name,
         user_id: change.user_id,
         fields: change.fields,
         changes: conflict.changes.map((item) => JSON.parse(JSON.stringify(item))),
@@ -520,7 +522,7 @@
     if (!container) return;
     const users = [];
     for (const change of conflict.changes) {
-      const name = change.user || 'someone';
+      const name = change.user_name || change.user || 'someone';
       if (users.indexOf(name) === -1) users.push(name);
     }
     const who = users.join(', ');
@@ -540,7 +542,9 @@
             'li',
             null,
             field.label + ': ' + describeValue(field.old) + ' \u2192 ' + describeValue(field.new) +
-              (users.length > 1 && change.user ? ' (' + change.user + ')' : '')
+              (users.length > 1 && (change.user_name || change.user)
+                ? ' (' + (change.user_name || change.user) + ')'
+                : '')
           )
         );
       }
