@@ -184,6 +184,6 @@ def test_two_users_on_one_admin_change_form_see_each_other(login):
     bob.click("input[name=_save]")
     bob.wait_for_url(re.compile(r"/admin/newsroom/article/$"))
     notice = alice.locator(".pusherable-conflict")
-    expect(notice).to_contain_text("Changed by bob since you opened it.", timeout=EVENT_TIMEOUT_MS)
+    expect(notice).to_contain_text("Changed by Bob since you opened it.", timeout=EVENT_TIMEOUT_MS)
     expect(reader.locator("h1[data-field=title]")).to_have_text("Saved in the admin")
     expect(reader.locator("#activity")).to_contain_text("Bob changed title")

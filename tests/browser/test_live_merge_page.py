@@ -241,7 +241,7 @@ def test_merge_off_fills_nothing_but_still_marks_conflicts(page):
     expect(page.locator("#id_title")).to_have_value("Hello")
     expect(note(page, "title")).to_have_count(0)
     # The built-in guard notice tells the rest.
-    expect(page.locator(".pusherable-conflict")).to_contain_text("Changed by alice")
+    expect(page.locator(".pusherable-conflict")).to_contain_text("Changed by Alice")
 
 
 def test_the_forms_own_version_and_other_objects_are_left_alone(page):

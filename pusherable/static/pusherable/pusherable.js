@@ -33,7 +33,8 @@
  * event about that object arrives with another version, pusherable.js emits
  * pusherable:conflict, and, when the input or its form has data-pusherable-guard,
  * shows a notice at the top of the form: who changed which fields, from what to
- * what, with "Reload" and "Keep editing". The server refuses the stale save anyway.
+ * what, with "Reload" and "Keep editing". The server merges the save field by field
+ * anyway, and refuses only a field both changed to different values.
  *
  * Public API: window.pusherable (see docs/reference/javascript.rst).
  *
@@ -556,7 +557,8 @@
         NOTICE_CLASS + '__help',
         conflict.deleted
           ? 'Saving will not bring it back.'
-          : 'If you save, the server asks you to confirm before overwriting their change.'
+          : 'If you save, their changes to the fields you left alone are kept; a field you ' +
+            'both changed is shown to you again to choose.'
       )
     );
     const reload = element('button', NOTICE_CLASS + '__reload', 'Reload');
