@@ -53,7 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_RETRY_BACKOFF": (0.1, 30.0),
     "PUSHERABLE_SHUTDOWN_TIMEOUT": 5.0,
     # Channels.
-    "PUSHERABLE_CHANNEL_TYPE": "private",
+    "PUSHERABLE_CHANNEL_TYPE": "presence",
+    "PUSHERABLE_MODEL_CHANNEL_TYPE": None,
     "PUSHERABLE_CHANNEL_APP_LABEL": False,
     # Payloads.
     "PUSHERABLE_SENSITIVE_FIELDS": ("password",),

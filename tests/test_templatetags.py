@@ -324,7 +324,7 @@ def test_hostile_event_name_and_pk_stay_inside_the_json(hostile):
     assert_only_expected_scripts(html, 2)
     first, second = subscriptions_of(html)
     assert first["events"] == [hostile]
-    assert first["channels"][0].startswith("private-document_")
+    assert first["channels"][0].startswith("presence-document_")
     assert "<" not in first["channels"][0]
     assert second["intent"] == hostile
 
@@ -335,7 +335,7 @@ def test_free_text_pk_from_the_brief():
     assert script["text"].count("<") == 0
     [declaration] = subscriptions_of(html)
     assert declaration["channels"] == [
-        "private-document_=3C=2Fscript=3E=3Cscript=3Ealert=281=29=2F=2F"
+        "presence-document_=3C=2Fscript=3E=3Cscript=3Ealert=281=29=2F=2F"
     ]
 
 
@@ -384,7 +384,7 @@ def test_subscribe_declares_channel_and_events():
     html = render("{% pusherable_subscribe 'update' a %}", {"a": Article(pk=42)})
     assert subscriptions_of(html) == [
         {
-            "channels": ["private-article_42"],
+            "channels": ["presence-article_42"],
             "events": ["update"],
             "intent": None,
             "callback": None,
@@ -404,9 +404,9 @@ def test_any_number_of_subscriptions_and_no_extra_scripts():
     first, second, third = subscriptions_of(html)
     assert first["events"] == ["update"]
     assert second["events"] == ["update", "updated", "deleted"]
-    assert second["channels"] == ["private-article_2"]
+    assert second["channels"] == ["presence-article_2"]
     assert third == {
-        "channels": ["private-document_x=20y"],
+        "channels": ["presence-document_x=20y"],
         "events": "*",
         "intent": None,
         "callback": "app.onEvent",
@@ -493,19 +493,19 @@ def test_other_objects_on_a_view_page_use_their_own_channel():
     html = render(
         "{% pusherable_subscribe 'update' other %}", {"view": view, "other": Article(pk=10)}
     )
-    assert subscriptions_of(html)[0]["channels"] == ["private-article_10"]
+    assert subscriptions_of(html)[0]["channels"] == ["presence-article_10"]
 
 
 def test_view_without_get_pusher_channels_uses_its_object():
     view = SimpleNamespace(object=Article(pk=11))
     html = render("{% pusherable_subscribe 'update' %}", {"view": view})
-    assert subscriptions_of(html)[0]["channels"] == ["private-article_11"]
+    assert subscriptions_of(html)[0]["channels"] == ["presence-article_11"]
 
 
-def test_view_channels_of_another_type_fall_back_to_channels_py():
+def test_view_channels_of_another_type_are_an_error_not_another_channel():
     view = FakeView(Article(pk=12), ["private-special_12"])
-    html = render("{% pusherable_subscribe 'update' intent='viewing' %}", {"view": view})
-    assert subscriptions_of(html)[0]["channels"] == ["presence-article_12"]
+    with pytest.raises(TemplateSyntaxError, match="sends its events on private-special_12"):
+        render("{% pusherable_subscribe 'update' intent='viewing' %}", {"view": view})
 
 
 @pytest.mark.django_db

@@ -109,6 +109,7 @@ def pusherable_subscribe(
             model=model,
             intent=intent,
             callback=callback,
+            request=_request(context),
         )
     except ValueError as exc:
         raise template.TemplateSyntaxError(f"pusherable_subscribe: {exc}") from exc
