@@ -50,6 +50,7 @@ __all__ = [
     "RESERVED_EVENT_PREFIXES",
     "SOCKET_ID_HEADER",
     "browser_config",
+    "check_intent",
     "current_user",
     "endpoint_urls",
     "parse_events",
@@ -348,6 +349,21 @@ def require_auth_endpoint(channels: Iterable[str], request: HttpRequest | None =
     )
 
 
+def check_intent(intent: Any) -> str:
+    """Return ``intent`` if it is one of :data:`PUSHERABLE_INTENTS`; else :exc:`ValueError`.
+
+    The intent endpoint refuses any other, so the page would only fail in the browser.
+    """
+    allowed = [str(name) for name in settings.PUSHERABLE_INTENTS]
+    if str(intent) in allowed:
+        return str(intent)
+    raise ValueError(
+        f"intent={str(intent)[:40]!r} is not one of PUSHERABLE_INTENTS "
+        f"({', '.join(repr(name) for name in allowed)}): use one of those, or add it to "
+        "the setting."
+    )
+
+
 def subscription(
     events: str | Sequence[str],
     obj: Any = None,
@@ -362,16 +378,14 @@ def subscription(
     """The declaration ``{% pusherable_subscribe %}`` hands to ``pusherable.js``.
 
     ``{"channels": [...], "events": [...] or "*", "intent": ..., "callback": ...}``.
-    An ``intent`` (``"viewing"``, ``"editing"``) only means something on a presence
-    channel; the channels come from :func:`subscription_channels`, which
+    An ``intent`` (one of :data:`PUSHERABLE_INTENTS`) only means something on a
+    presence channel; the channels come from :func:`subscription_channels`, which
     refuses any the events do not go to. ``request`` picks the URLconf in which
     private and presence channels need ``pusherable:auth``.
     Raises :exc:`ValueError`, with what to change, for arguments that cannot work.
     """
     if intent is not None:
-        intent = str(intent)
-        if not intent or len(intent) > 64:
-            raise ValueError("intent must be a short non-empty name such as 'editing'.")
+        intent = check_intent(intent)
         if channel_type is not None and channel_type != "presence":
             raise ValueError(
                 f"intent={intent!r} needs a presence channel, but channel_type="

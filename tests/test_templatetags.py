@@ -314,7 +314,8 @@ def test_hostile_user_name_stays_inside_the_json(hostile, rf_request):
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_VARIANTS)
-def test_hostile_event_name_and_pk_stay_inside_the_json(hostile):
+def test_hostile_event_name_and_pk_stay_inside_the_json(hostile, settings):
+    settings.PUSHERABLE_INTENTS = ("viewing", hostile)
     document = Document(key=hostile)
     html = render(
         "{% pusherable_subscribe events doc %}{% pusherable_subscribe events doc intent=event %}",
