@@ -37,10 +37,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 from .channels import PREFIXES, channel_for, channel_for_model, model_channel_type
-from .conf import settings
+from .conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, settings
 from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
 
@@ -53,8 +54,10 @@ __all__ = [
     "check_intent",
     "current_user",
     "endpoint_urls",
+    "is_cross_origin",
     "parse_events",
     "pusher_js_options",
+    "pusher_js_script",
     "require_auth_endpoint",
     "resolve_model",
     "subscription",
@@ -130,6 +133,30 @@ def pusher_js_options() -> dict[str, Any]:
         )
     options.update(extra)
     return options
+
+
+def is_cross_origin(url: str) -> bool:
+    """Whether ``url`` names another origin: ``https://...``, ``http://...`` or ``//host/...``."""
+    return url.startswith("//") or "://" in url
+
+
+def pusher_js_script() -> dict[str, str | None]:
+    """``{"src", "integrity"}`` of the pusher-js ``<script>``.
+
+    :data:`PUSHERABLE_PUSHER_JS_URL` is used as it is when it is a URL (``https://...``)
+    or a path (``/...``); anything else is a static file path (``"pusher-js/pusher.min.js"``),
+    resolved like ``{% static %}``, so it follows ``STATIC_URL`` (relative in
+    ``startproject``'s settings) and hashed file names. The default
+    :data:`PUSHERABLE_PUSHER_JS_INTEGRITY` is the hash of the default URL's file, so it
+    is dropped when only the URL was changed; a hash set in the settings is always kept.
+    """
+    url = str(settings.PUSHERABLE_PUSHER_JS_URL)
+    integrity = settings.PUSHERABLE_PUSHER_JS_INTEGRITY or None
+    if integrity == PUSHER_JS_INTEGRITY and url != PUSHER_JS_URL:
+        integrity = None
+    if not url.startswith("/") and not is_cross_origin(url):
+        url = static(url)
+    return {"src": url, "integrity": None if integrity is None else str(integrity)}
 
 
 def endpoint_urls(request: HttpRequest | None = None) -> dict[str, str | None]:

@@ -21,6 +21,7 @@ __all__ = [
     "check_credentials",
     "check_delivery_mode",
     "check_model_names",
+    "check_pusher_js_integrity",
     "check_urls_included",
 ]
 
@@ -114,6 +115,28 @@ def check_model_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         )
         for name, labels in sorted(by_name.items())
         if len(labels) > 1
+    ]
+
+
+@register(Tags.security)
+def check_pusher_js_integrity(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # Imported here: pusherable.browser imports Django's URL and static helpers.
+    from .browser import is_cross_origin, pusher_js_script
+
+    script = pusher_js_script()
+    url = str(script["src"])
+    if not is_cross_origin(url) or script["integrity"]:
+        return []
+    return [
+        Warning(
+            f"pusher-js is loaded from another origin ({url}) without an integrity hash, so "
+            "whoever controls that server can run any script on your pages.",
+            hint="Set PUSHERABLE_PUSHER_JS_INTEGRITY to the file's hash ('sha384-' + the "
+            "output of `openssl dgst -sha384 -binary pusher.min.js | openssl base64 -A`), "
+            "or serve pusher-js from your static files (PUSHERABLE_PUSHER_JS_URL = "
+            "'pusher-js/pusher.min.js').",
+            id="pusherable.W004",
+        )
     ]
 
 

@@ -11,6 +11,7 @@ from django.template import Context, RequestContext, Template, TemplateSyntaxErr
 from django.test import Client, RequestFactory, override_settings
 
 from pusherable.browser import browser_config, pusher_js_options, to_script_json
+from pusherable.conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL
 from pusherable.exceptions import ConfigurationError
 from tests.testapp.models import Article, Document
 
@@ -87,13 +88,15 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
     scripts = scripts_in(render("{% pusherable_script %}", request=rf_request))
     assert [s["attrs"].get("src") for s in scripts] == [
         None,
-        "https://js.pusher.com/8.4.0/pusher.min.js",
+        PUSHER_JS_URL,
         "/static/pusherable/pusherable.js",
     ]
     # Executed in document order once the page is parsed, so subscriptions declared
     # anywhere in the body are already there when pusherable.js starts.
     assert all("defer" in s["attrs"] for s in scripts[1:])
-    assert "integrity" not in scripts[1]["attrs"]
+    # From another origin, so pinned by its hash (tests/test_pusher_js.py).
+    assert scripts[1]["attrs"]["integrity"] == PUSHER_JS_INTEGRITY
+    assert scripts[1]["attrs"]["crossorigin"] == "anonymous"
 
 
 @override_settings(
@@ -290,12 +293,13 @@ def test_hostile_settings_stay_inside_the_json(hostile, rf_request):
 @pytest.mark.parametrize("hostile", HOSTILE_VARIANTS)
 def test_hostile_url_integrity_and_nonce_stay_in_attributes(hostile, rf_request):
     with override_settings(
-        PUSHERABLE_PUSHER_JS_URL=hostile, PUSHERABLE_PUSHER_JS_INTEGRITY=hostile
+        PUSHERABLE_PUSHER_JS_URL="https://cdn.example/" + hostile,
+        PUSHERABLE_PUSHER_JS_INTEGRITY=hostile,
     ):
         html = render("{% pusherable_script nonce=n %}", {"n": hostile}, request=rf_request)
     scripts = scripts_in(html)
     assert len(scripts) == 3
-    assert scripts[1]["attrs"]["src"] == hostile
+    assert scripts[1]["attrs"]["src"] == "https://cdn.example/" + hostile
     assert scripts[1]["attrs"]["integrity"] == hostile
     assert all(s["attrs"]["nonce"] == hostile for s in scripts)
 

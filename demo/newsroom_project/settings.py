@@ -87,10 +87,8 @@ PUSHER_HOST = os.environ.get("DEMO_PUSHER_HOST", "127.0.0.1")
 PUSHER_PORT = int(os.environ.get("DEMO_PUSHER_PORT", "6001"))
 PUSHER_SSL = False
 
-# Who is here, and whether they are viewing or editing: presence channels.
-PUSHERABLE_CHANNEL_TYPE = "presence"
-# The browser loads pusher-js from the demo's own static files.
-PUSHERABLE_PUSHER_JS_URL = STATIC_URL + "pusher-js/pusher.min.js"
+# The browser loads pusher-js from the demo's own static files (a static path).
+PUSHERABLE_PUSHER_JS_URL = "pusher-js/pusher.min.js"
 # --8<-- [end:pusher]
 
 LOGGING = {

@@ -28,8 +28,7 @@ from django.template.context import Context
 from django.template.library import InclusionNode
 from django.utils.safestring import SafeString, mark_safe
 
-from ..browser import browser_config, subscription, to_script_json
-from ..conf import settings
+from ..browser import browser_config, pusher_js_script, subscription, to_script_json
 from ..guard import version_field_name
 
 __all__ = ["pusherable_script", "pusherable_subscribe", "pusherable_version_field", "register"]
@@ -76,11 +75,12 @@ def pusherable_script(context: Context, nonce: str | None = None) -> dict[str, A
     if not _first_render(context, request):
         return {"render": False}
     user = None if request is not None else context.get("user")
+    script = pusher_js_script()
     return {
         "render": True,
         "config_json": _script_json(browser_config(request, user=user)),
-        "pusher_js_url": settings.PUSHERABLE_PUSHER_JS_URL,
-        "integrity": settings.PUSHERABLE_PUSHER_JS_INTEGRITY,
+        "pusher_js_url": script["src"],
+        "integrity": script["integrity"],
         "nonce": _nonce(context, nonce),
     }
 
