@@ -26,6 +26,11 @@ def test_the_default_is_the_npm_version_the_tests_run_on_jsdelivr():
     ) == PUSHER_JS_URL
 
 
+def test_the_tutorial_s_example_pins_the_same_version():
+    example = json.loads((ROOT / "example" / "package.json").read_text())
+    assert example["dependencies"]["pusher-js"] == PUSHER_JS_VERSION
+
+
 def test_the_default_integrity_is_the_hash_of_that_file():
     # jsDelivr serves the npm package's files unchanged: the hash of the copy npm
     # installed is the hash of the one browsers fetch.
