@@ -37,10 +37,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
-from .channels import PREFIXES, channel_for, channel_for_model
-from .conf import settings
+from .channels import PREFIXES, channel_for, channel_for_model, model_channel_type
+from .conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, settings
 from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
 from .users import display_name
@@ -51,10 +52,14 @@ __all__ = [
     "RESERVED_EVENT_PREFIXES",
     "SOCKET_ID_HEADER",
     "browser_config",
+    "check_intent",
     "current_user",
     "endpoint_urls",
+    "is_cross_origin",
     "parse_events",
     "pusher_js_options",
+    "pusher_js_script",
+    "require_auth_endpoint",
     "resolve_model",
     "subscription",
     "subscription_channels",
@@ -130,6 +135,30 @@ def pusher_js_options() -> dict[str, Any]:
         )
     options.update(extra)
     return options
+
+
+def is_cross_origin(url: str) -> bool:
+    """Whether ``url`` names another origin: ``https://...``, ``http://...`` or ``//host/...``."""
+    return url.startswith("//") or "://" in url
+
+
+def pusher_js_script() -> dict[str, str | None]:
+    """``{"src", "integrity"}`` of the pusher-js ``<script>``.
+
+    :data:`PUSHERABLE_PUSHER_JS_URL` is used as it is when it is a URL (``https://...``)
+    or a path (``/...``); anything else is a static file path (``"pusher-js/pusher.min.js"``),
+    resolved like ``{% static %}``, so it follows ``STATIC_URL`` (relative in
+    ``startproject``'s settings) and hashed file names. The default
+    :data:`PUSHERABLE_PUSHER_JS_INTEGRITY` is the hash of the default URL's file, so it
+    is dropped when only the URL was changed; a hash set in the settings is always kept.
+    """
+    url = str(settings.PUSHERABLE_PUSHER_JS_URL)
+    integrity = settings.PUSHERABLE_PUSHER_JS_INTEGRITY or None
+    if integrity == PUSHER_JS_INTEGRITY and url != PUSHER_JS_URL:
+        integrity = None
+    if not url.startswith("/") and not is_cross_origin(url):
+        url = static(url)
+    return {"src": url, "integrity": None if integrity is None else str(integrity)}
 
 
 def endpoint_urls(request: HttpRequest | None = None) -> dict[str, str | None]:
@@ -230,7 +259,7 @@ def _view_channels(view: Any) -> list[str] | None:
     if isinstance(channels, str):
         channels = [channels]
     names = [str(name) for name in channels or ()]
-    return names or None
+    return list(dict.fromkeys(names)) or None
 
 
 def _same_object(left: Any, right: Any) -> bool:
@@ -239,30 +268,76 @@ def _same_object(left: Any, right: Any) -> bool:
     return isinstance(left, models.Model) and isinstance(right, models.Model) and left == right
 
 
+def _presence_needed(intent: str, sent_on: str, change: str) -> ValueError:
+    return ValueError(
+        f"intent={intent!r} needs a presence channel, but {sent_on}: {change}, or drop intent=."
+    )
+
+
+def _view_subscription(
+    names: list[str], channel_type: str | None, intent: str | None
+) -> list[str]:
+    # The page listens where the view sends (rule 8): arguments may pick among the
+    # view's channels, never add one the view does not send to.
+    wanted = channel_type or ("presence" if intent is not None else None)
+    if wanted is None:
+        return names
+    kept = [name for name in names if _channel_type_of(name) == wanted]
+    if kept:
+        return kept
+    listed = ", ".join(names)
+    if channel_type is None:
+        raise _presence_needed(
+            str(intent),
+            f"this view sends its events on {listed}",
+            "set PUSHERABLE_CHANNEL_TYPE = 'presence' or the view's "
+            "pusher_channel_type = 'presence'",
+        )
+    raise ValueError(
+        f"channel_type={channel_type!r} names none of the channels this view sends its "
+        f"events on ({listed}): drop channel_type=, or set the view's "
+        f"pusher_channel_type = {channel_type!r}."
+    )
+
+
 def subscription_channels(
     obj: Any = None,
     *,
     view: Any = None,
     channel_type: str | None = None,
     model: Any = None,
+    intent: str | None = None,
 ) -> list[str]:
     """The channels a subscription listens on.
 
     - ``model`` given: the model's channel (list pages), from :func:`channel_for_model`.
     - Otherwise, when ``view`` has ``get_pusher_channels()`` and ``obj`` is the view's own
       object (or omitted), the view's channels: the page then listens exactly where the
-      view sends. With ``channel_type`` only those of that type are kept.
-    - Otherwise :func:`channel_for` of ``obj`` (or of ``view.object`` when ``obj`` is omitted).
+      view sends. ``channel_type`` (or an ``intent``, which needs ``"presence"``) keeps
+      those of that type; none of that type is an error, never another channel.
+    - Otherwise :func:`channel_for` of ``obj`` (or of ``view.object`` when ``obj`` is
+      omitted), of the type :data:`PUSHERABLE_CHANNEL_TYPE` gives unless ``channel_type``
+      says otherwise.
+
+    Raises :exc:`ValueError`, with what to change, when the page would listen on a
+    channel the events do not go to: an ``intent`` while the events go to a private or
+    public channel, or a ``channel_type`` the view sends on no channel of.
     """
     if model is not None:
-        return [channel_for_model(resolve_model(model), channel_type)]
+        model_class = resolve_model(model)
+        if intent is not None and channel_type is None and model_channel_type() != "presence":
+            raise _presence_needed(
+                intent,
+                f"model channels are {channel_for_model(model_class)}",
+                "pass channel_type='presence' and set the sending views' "
+                "pusher_model_channel_type = 'presence' (or PUSHERABLE_MODEL_CHANNEL_TYPE)",
+            )
+        return [channel_for_model(model_class, channel_type)]
     view_object = getattr(view, "object", None)
     if obj is None or _same_object(obj, view_object):
         names = _view_channels(view)
-        if names and channel_type is not None:
-            names = [name for name in names if _channel_type_of(name) == channel_type]
         if names:
-            return list(dict.fromkeys(names))
+            return _view_subscription(names, channel_type, intent)
         obj = obj if obj is not None else view_object
     if obj is None:
         raise ValueError(
@@ -271,7 +346,50 @@ def subscription_channels(
         )
     if not isinstance(obj, models.Model):
         raise ValueError(f"pusherable_subscribe needs a model instance, not {type(obj).__name__}.")
+    if intent is not None and channel_type is None:
+        # No view says where the events go, so they go where the settings say.
+        if settings.PUSHERABLE_CHANNEL_TYPE != "presence":
+            raise _presence_needed(
+                intent,
+                f"PUSHERABLE_CHANNEL_TYPE is {settings.PUSHERABLE_CHANNEL_TYPE!r}, so events "
+                f"about this object go to {channel_for(obj)}",
+                "set PUSHERABLE_CHANNEL_TYPE = 'presence', pass channel_type='presence' if "
+                "your events are sent there",
+            )
+        channel_type = "presence"
     return [channel_for(obj, channel_type)]
+
+
+def require_auth_endpoint(channels: Iterable[str], request: HttpRequest | None = None) -> None:
+    """Raise :exc:`ValueError` when a channel needs authorization no URL can give.
+
+    Private and presence channels are joined only with a signature from the
+    ``pusherable:auth`` view; without ``pusherable.urls`` the page could never listen.
+    """
+    guarded = [name for name in channels if _channel_type_of(name) != "public"]
+    if not guarded or endpoint_urls(request)["auth"] is not None:
+        return
+    raise ValueError(
+        f"{guarded[0]} is a {_channel_type_of(guarded[0])} channel, which browsers join only "
+        "once pusherable.urls authorizes them, and pusherable.urls is not in the URLconf: "
+        'add path("pusherable/", include("pusherable.urls")) to your urls.py, or use public '
+        "channels (PUSHERABLE_CHANNEL_TYPE = 'public')."
+    )
+
+
+def check_intent(intent: Any) -> str:
+    """Return ``intent`` if it is one of :data:`PUSHERABLE_INTENTS`; else :exc:`ValueError`.
+
+    The intent endpoint refuses any other, so the page would only fail in the browser.
+    """
+    allowed = [str(name) for name in settings.PUSHERABLE_INTENTS]
+    if str(intent) in allowed:
+        return str(intent)
+    raise ValueError(
+        f"intent={str(intent)[:40]!r} is not one of PUSHERABLE_INTENTS "
+        f"({', '.join(repr(name) for name in allowed)}): use one of those, or add it to "
+        "the setting."
+    )
 
 
 def subscription(
@@ -283,22 +401,24 @@ def subscription(
     model: Any = None,
     intent: str | None = None,
     callback: str | None = None,
+    request: HttpRequest | None = None,
 ) -> dict[str, Any]:
     """The declaration ``{% pusherable_subscribe %}`` hands to ``pusherable.js``.
 
     ``{"channels": [...], "events": [...] or "*", "intent": ..., "callback": ...}``.
-    An ``intent`` (``"viewing"``, ``"editing"``) only means something on a presence
-    channel, so it makes the subscription use one unless ``channel_type`` says otherwise.
-    Raises :exc:`ValueError` for arguments that cannot work.
+    An ``intent`` (one of :data:`PUSHERABLE_INTENTS`) only means something on a
+    presence channel; the channels come from :func:`subscription_channels`, which
+    refuses any the events do not go to. ``request`` picks the URLconf in which
+    private and presence channels need ``pusherable:auth``.
+    Raises :exc:`ValueError`, with what to change, for arguments that cannot work.
     """
     if intent is not None:
-        intent = str(intent)
-        if not intent or len(intent) > 64:
-            raise ValueError("intent must be a short non-empty name such as 'editing'.")
-        if channel_type is None:
-            channel_type = "presence"
-        elif channel_type != "presence":
-            raise ValueError("intent needs channel_type='presence'.")
+        intent = check_intent(intent)
+        if channel_type is not None and channel_type != "presence":
+            raise ValueError(
+                f"intent={intent!r} needs a presence channel, but channel_type="
+                f"{channel_type!r}: use channel_type='presence', or drop intent=."
+            )
     if channel_type is not None and channel_type not in PREFIXES:
         raise ValueError(
             f"Unknown channel_type {channel_type!r}; choose one of {', '.join(PREFIXES)}."
@@ -309,7 +429,10 @@ def subscription(
             "or 'app.onEvent'."
         )
     # Channel errors (a pk too long for a name...) are ValueErrors too.
-    channels = subscription_channels(obj, view=view, channel_type=channel_type, model=model)
+    channels = subscription_channels(
+        obj, view=view, channel_type=channel_type, model=model, intent=intent
+    )
+    require_auth_endpoint(channels, request)
     return {
         "channels": channels,
         "events": parse_events(events),

@@ -2,8 +2,10 @@
 
 An object's channel is ``<model>_<pk>`` (``article_42``), the name the original
 django-pusherable used, behind a prefix chosen by ``PUSHERABLE_CHANNEL_TYPE``:
-``private-`` (the default), ``presence-``, or none for ``"public"``. A model's
-channel, for list pages, is the model name alone (``private-article``). With
+``presence-`` (the default: one channel carries the object's events and who is
+here), ``private-``, or none for ``"public"``. A model's channel, for list pages,
+is the model name alone (``private-article``), of the type
+:func:`model_channel_type` names. With
 ``PUSHERABLE_CHANNEL_APP_LABEL = True`` the model part becomes
 ``<app_label>.<model>`` so that two apps' models of the same name stay apart.
 
@@ -42,6 +44,7 @@ __all__ = [
     "decode_pk",
     "encode_pk",
     "model_channel_part",
+    "model_channel_type",
     "parse_channel",
 ]
 
@@ -116,6 +119,22 @@ def channel_prefix(channel_type: str | None = None) -> str:
         ) from None
 
 
+def model_channel_type() -> str:
+    """The type of a model's channel when none is given: ``PUSHERABLE_MODEL_CHANNEL_TYPE``.
+
+    Unset, it follows ``PUSHERABLE_CHANNEL_TYPE``, except that ``"presence"`` gives
+    ``"private"``: a list page has no use for who else is on it, and every visitor of
+    a presence channel costs a member event to all the others (hosted Pusher caps a
+    presence channel at 100 members), which a list page read by the whole team would
+    reach.
+    """
+    configured = settings.PUSHERABLE_MODEL_CHANNEL_TYPE
+    if configured:
+        return str(configured)
+    object_type = settings.PUSHERABLE_CHANNEL_TYPE
+    return "private" if object_type == "presence" else str(object_type)
+
+
 def model_channel_part(model: type[models.Model] | models.Model) -> str:
     """The model's part of a channel name: ``article``, or ``blog.article`` with app labels."""
     opts = model._meta
@@ -154,7 +173,7 @@ settings_reloaded.connect(_forget_channel_heads, dispatch_uid="pusherable.channe
 
 
 def channel_for(instance: models.Model, channel_type: str | None = None) -> str:
-    """The channel of one object: ``private-article_42`` by default."""
+    """The channel of one object: ``presence-article_42`` by default."""
     pk = instance.pk
     if pk is None:
         raise ChannelError(
@@ -175,8 +194,13 @@ def channel_for(instance: models.Model, channel_type: str | None = None) -> str:
 def channel_for_model(
     model: type[models.Model] | models.Model, channel_type: str | None = None
 ) -> str:
-    """The channel of a whole model, for list pages: ``private-article`` by default."""
-    return _checked(channel_prefix(channel_type) + model_channel_part(model))
+    """The channel of a whole model, for list pages: ``private-article`` by default.
+
+    ``channel_type`` defaults to :func:`model_channel_type`.
+    """
+    return _checked(
+        channel_prefix(channel_type or model_channel_type()) + model_channel_part(model)
+    )
 
 
 def _models_by_channel_part() -> dict[str, list[type[models.Model]]]:

@@ -21,6 +21,7 @@ __all__ = [
     "check_credentials",
     "check_delivery_mode",
     "check_model_names",
+    "check_pusher_js_integrity",
     "check_urls_included",
 ]
 
@@ -29,15 +30,19 @@ PUSHER_BACKEND = "pusherable.backends.pusher.Backend"
 
 @register(Tags.compatibility)
 def check_channel_type(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    value = settings.PUSHERABLE_CHANNEL_TYPE
-    if value in CHANNEL_TYPES:
-        return []
+    values = {
+        "PUSHERABLE_CHANNEL_TYPE": settings.PUSHERABLE_CHANNEL_TYPE,
+        # None (unset) derives the model channels' type from PUSHERABLE_CHANNEL_TYPE.
+        "PUSHERABLE_MODEL_CHANNEL_TYPE": settings.PUSHERABLE_MODEL_CHANNEL_TYPE or "private",
+    }
     return [
         Error(
-            f"PUSHERABLE_CHANNEL_TYPE is {value!r}, which is not a channel type.",
+            f"{name} is {value!r}, which is not a channel type.",
             hint=f"Set it to one of {', '.join(repr(t) for t in CHANNEL_TYPES)}.",
             id="pusherable.E001",
         )
+        for name, value in values.items()
+        if value not in CHANNEL_TYPES
     ]
 
 
@@ -113,9 +118,40 @@ def check_model_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
     ]
 
 
+@register(Tags.security)
+def check_pusher_js_integrity(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # Imported here: pusherable.browser imports Django's URL and static helpers.
+    from .browser import is_cross_origin, pusher_js_script
+
+    script = pusher_js_script()
+    url = str(script["src"])
+    if not is_cross_origin(url) or script["integrity"]:
+        return []
+    return [
+        Warning(
+            f"pusher-js is loaded from another origin ({url}) without an integrity hash, so "
+            "whoever controls that server can run any script on your pages.",
+            hint="Set PUSHERABLE_PUSHER_JS_INTEGRITY to the file's hash ('sha384-' + the "
+            "output of `openssl dgst -sha384 -binary pusher.min.js | openssl base64 -A`), "
+            "or serve pusher-js from your static files (PUSHERABLE_PUSHER_JS_URL = "
+            "'pusher-js/pusher.min.js').",
+            id="pusherable.W004",
+        )
+    ]
+
+
 @register(Tags.urls)
 def check_urls_included(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    if settings.PUSHERABLE_CHANNEL_TYPE not in ("private", "presence"):
+    # Object and model channels each need pusherable.urls unless they are public.
+    guarded = {
+        name: value
+        for name, value in (
+            ("PUSHERABLE_CHANNEL_TYPE", settings.PUSHERABLE_CHANNEL_TYPE),
+            ("PUSHERABLE_MODEL_CHANNEL_TYPE", settings.PUSHERABLE_MODEL_CHANNEL_TYPE),
+        )
+        if value in ("private", "presence")
+    }
+    if not guarded:
         return []
     try:
         reverse("pusherable:auth")
@@ -125,10 +161,11 @@ def check_urls_included(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         return []
     else:
         return []
+    name, value = next(iter(guarded.items()))
     return [
         Warning(
-            f"PUSHERABLE_CHANNEL_TYPE is {settings.PUSHERABLE_CHANNEL_TYPE!r} but "
-            "pusherable.urls is not included, so browsers cannot be authorized to listen.",
+            f"{name} is {value!r} but pusherable.urls is not included, so browsers cannot "
+            "be authorized to listen, and pages with {% pusherable_subscribe %} fail to render.",
             hint='Add path("pusherable/", include("pusherable.urls")) to your root URLconf, '
             'or set PUSHERABLE_CHANNEL_TYPE = "public".',
             id="pusherable.W003",

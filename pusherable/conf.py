@@ -24,6 +24,9 @@ __all__ = [
     "CHANNEL_TYPES",
     "DEFAULTS",
     "DELIVERY_MODES",
+    "PUSHER_JS_INTEGRITY",
+    "PUSHER_JS_URL",
+    "PUSHER_JS_VERSION",
     "Settings",
     "settings",
     "settings_reloaded",
@@ -31,6 +34,15 @@ __all__ = [
 
 CHANNEL_TYPES = ("private", "presence", "public")
 DELIVERY_MODES = ("background", "sync")
+
+#: The pusher-js ``{% pusherable_script %}`` loads by default: the npm package's browser
+#: build on jsDelivr, of the version package.json pins for the tests, pinned by the
+#: subresource-integrity hash of that file (a test recomputes it from node_modules).
+PUSHER_JS_VERSION = "8.6.0"
+PUSHER_JS_URL = (
+    f"https://cdn.jsdelivr.net/npm/pusher-js@{PUSHER_JS_VERSION}/dist/web/pusher.min.js"
+)
+PUSHER_JS_INTEGRITY = "sha384-yz6oLe92Sren05O3WPhu8DK05E9PEkh7kTQJ819acmwKwcCMwJXGu9Kta5wYhfaJ"
 
 DEFAULTS: dict[str, Any] = {
     # Credentials and address of the Pusher Channels HTTP API.
@@ -53,7 +65,8 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_RETRY_BACKOFF": (0.1, 30.0),
     "PUSHERABLE_SHUTDOWN_TIMEOUT": 5.0,
     # Channels.
-    "PUSHERABLE_CHANNEL_TYPE": "private",
+    "PUSHERABLE_CHANNEL_TYPE": "presence",
+    "PUSHERABLE_MODEL_CHANNEL_TYPE": None,
     "PUSHERABLE_CHANNEL_APP_LABEL": False,
     # Payloads.
     "PUSHERABLE_SENSITIVE_FIELDS": ("password",),
@@ -74,8 +87,8 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_PRESENCE_TTL": 86_400,
     "PUSHERABLE_PRESENCE_TIMEOUT": 1.0,
     # Browser side.
-    "PUSHERABLE_PUSHER_JS_URL": "https://js.pusher.com/8.4.0/pusher.min.js",
-    "PUSHERABLE_PUSHER_JS_INTEGRITY": None,
+    "PUSHERABLE_PUSHER_JS_URL": PUSHER_JS_URL,
+    "PUSHERABLE_PUSHER_JS_INTEGRITY": PUSHER_JS_INTEGRITY,
     "PUSHERABLE_WS_HOST": None,
     "PUSHERABLE_WS_PORT": None,
     "PUSHERABLE_JS_OPTIONS": {},

@@ -108,7 +108,7 @@ def test_change_form_has_presence_the_guard_and_subscriptions(client, alice, art
             "version": version,
         },
         {
-            "channels": [f"private-article_{article.pk}"],
+            "channels": [f"presence-article_{article.pk}"],
             "events": ["updated", "deleted"],
             "intent": None,
             "callback": None,
@@ -151,7 +151,7 @@ def test_save_sends_updated_after_commit(client, bob, article, django_capture_on
         callback()
     [event] = outbox
     assert event.name == "updated"
-    assert event.channels == [f"private-article_{article.pk}", "private-article"]
+    assert event.channels == [f"presence-article_{article.pk}", "private-article"]
     data = event.data
     assert data["changed"] == {"title": "New title"}
     assert data["previous"] == {"title": "Hello"}
@@ -202,7 +202,7 @@ def test_add_sends_created_to_both_channels(client, alice, commit):
     created = Article.objects.get(title="Brand new")
     [event] = outbox
     assert event.name == "created"
-    assert event.channels == [f"private-article_{created.pk}", "private-article"]
+    assert event.channels == [f"presence-article_{created.pk}", "private-article"]
     assert event.data["user"] == "alice"
 
 
@@ -216,7 +216,7 @@ def test_delete_sends_the_snapshot(client, alice, article, commit):
     assert response.status_code == 302
     [event] = outbox
     assert event.name == "deleted"
-    assert event.channels == [f"private-article_{pk}", "private-article"]
+    assert event.channels == [f"presence-article_{pk}", "private-article"]
     assert event.data["pk"] == pk and event.data["object"]["title"] == "Hello"
 
 

@@ -79,7 +79,7 @@ def test_url_names():
 
 
 def test_private_channel_answers_auth_only(world):
-    channel = channel_for(world.article)
+    channel = channel_for(world.article, "private")
     response = authorize(world.users["viewer"], channel)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"

@@ -242,7 +242,7 @@ def test_rate_limited_per_user_and_channel(client, article, viewer):
         assert ask(client, viewer, channel, "t:x").status_code == 200
     assert ask(client, viewer, channel, "t:x").status_code == 429
     # Another channel has its own budget.
-    assert ask(client, viewer, channel_for(article, "presence"), "t:x").status_code == 200
+    assert ask(client, viewer, channel_for(article, "private"), "t:x").status_code == 200
 
 
 # -- the page's version and the view's rules --------------------------------------------------

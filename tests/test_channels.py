@@ -23,8 +23,9 @@ from tests.testapp.models import Article, Document, Ticket
 CHANNEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=@,.;")
 
 
-def test_default_is_private_model_pk():
-    assert channel_for(Article(pk=42)) == "private-article_42"
+def test_default_is_presence_model_pk():
+    # One presence channel per object carries its events and who is here.
+    assert channel_for(Article(pk=42)) == "presence-article_42"
 
 
 @pytest.mark.parametrize(
@@ -59,13 +60,14 @@ def test_unsaved_object_has_no_channel():
 def test_app_label_setting():
     with override_settings(PUSHERABLE_CHANNEL_APP_LABEL=True):
         name = channel_for(Article(pk=3))
-        assert name == "private-testapp.article_3"
+        assert name == "presence-testapp.article_3"
         parsed = parse_channel(name)
         assert parsed.model is Article
         assert parsed.pk == "3"
 
 
 def test_model_channel():
+    # Private while objects are presence: see test_model_channel_type_follows_the_settings.
     assert channel_for_model(Article) == "private-article"
     parsed = parse_channel("private-article")
     assert parsed.model is Article
@@ -112,7 +114,7 @@ def test_unsafe_pk_is_encoded_reversibly(pk):
 
 def test_uuid_pk_needs_no_encoding():
     ticket = Ticket()
-    assert channel_for(ticket) == f"private-ticket_{ticket.pk}"
+    assert channel_for(ticket) == f"presence-ticket_{ticket.pk}"
     assert parse_channel(channel_for(ticket)).pk == str(ticket.pk)
 
 
@@ -135,7 +137,7 @@ def test_too_long_name_is_a_clear_error():
 
 
 def test_longest_allowed_name_fits():
-    pk = "x" * (MAX_CHANNEL_NAME_LENGTH - len("private-document_"))
+    pk = "x" * (MAX_CHANNEL_NAME_LENGTH - len("presence-document_"))
     assert len(channel_for(Document(pk=pk))) == MAX_CHANNEL_NAME_LENGTH
 
 
@@ -164,10 +166,28 @@ def test_unknown_models(name):
 
 def test_a_changed_setting_is_seen_by_the_next_name():
     # The settings-only part of a name is kept between calls; a change must reach it.
-    assert channel_for(Article(pk=5)) == "private-article_5"
-    with override_settings(PUSHERABLE_CHANNEL_APP_LABEL=True, PUSHERABLE_CHANNEL_TYPE="presence"):
-        assert channel_for(Article(pk=5)) == "presence-testapp.article_5"
-    assert channel_for(Article(pk=5)) == "private-article_5"
+    assert channel_for(Article(pk=5)) == "presence-article_5"
+    with override_settings(PUSHERABLE_CHANNEL_APP_LABEL=True, PUSHERABLE_CHANNEL_TYPE="private"):
+        assert channel_for(Article(pk=5)) == "private-testapp.article_5"
+    assert channel_for(Article(pk=5)) == "presence-article_5"
     assert channel_for(Ticket(pk="00000000-0000-0000-0000-000000000001")) == (
-        "private-ticket_00000000-0000-0000-0000-000000000001"
+        "presence-ticket_00000000-0000-0000-0000-000000000001"
     )
+
+
+@pytest.mark.parametrize(
+    ("object_type", "model_type", "expected"),
+    [
+        ("presence", None, "private-article"),
+        ("private", None, "private-article"),
+        ("public", None, "article"),
+        ("presence", "presence", "presence-article"),
+        ("private", "public", "article"),
+    ],
+)
+def test_model_channel_type_follows_the_settings(object_type, model_type, expected):
+    with override_settings(
+        PUSHERABLE_CHANNEL_TYPE=object_type, PUSHERABLE_MODEL_CHANNEL_TYPE=model_type
+    ):
+        assert channel_for_model(Article) == expected
+        assert channel_for_model(Article, "presence") == "presence-article"

@@ -548,7 +548,7 @@ def test_render_events_never_go_to_the_model_channel(client, article, alice, com
         client.get(reverse("guard-article-edit", args=[article.pk]))
     [event] = outbox
     assert event.name == "update"
-    assert event.channels == [f"private-article_{article.pk}"]
+    assert event.channels == [f"presence-article_{article.pk}"]
 
 
 def test_model_channel_can_be_turned_off(client, article, alice, commit):
@@ -558,11 +558,11 @@ def test_model_channel_can_be_turned_off(client, article, alice, commit):
     with commit():
         client.post(url, form_data(article, version, title="Quiet"))
     [event] = outbox
-    assert event.channels == [f"private-article_{article.pk}"]
+    assert event.channels == [f"presence-article_{article.pk}"]
     outbox.clear()
     with override_settings(PUSHERABLE_MODEL_CHANNEL_EVENTS=()), commit():
         trigger_for(article, "updated")
-    assert outbox[0].channels == [f"private-article_{article.pk}"]
+    assert outbox[0].channels == [f"presence-article_{article.pk}"]
 
 
 def test_trigger_for_sends_write_events_to_the_model_channel(article):
@@ -572,11 +572,11 @@ def test_trigger_for_sends_write_events_to_the_model_channel(article):
     trigger_for(article, "deleted", on_commit=False, model_channel=False)
     trigger_for(article, "created", on_commit=False, model_channel_type="public")
     assert [event.channels for event in outbox] == [
-        [f"private-article_{article.pk}", "private-article"],
-        [f"private-article_{article.pk}"],
-        [f"private-article_{article.pk}", "private-article"],
-        [f"private-article_{article.pk}"],
-        [f"private-article_{article.pk}", "article"],
+        [f"presence-article_{article.pk}", "private-article"],
+        [f"presence-article_{article.pk}"],
+        [f"presence-article_{article.pk}", "private-article"],
+        [f"presence-article_{article.pk}"],
+        [f"presence-article_{article.pk}", "article"],
     ]
 
 
@@ -584,7 +584,7 @@ def test_model_channel_payload_leaves_sensitive_fields_out(db):
     account = Account.objects.create(name="shop", password="hash", access_token="tok")
     trigger_for(account, "updated", on_commit=False)
     [event] = outbox
-    assert event.channels == [f"private-account_{account.pk}", "private-account"]
+    assert event.channels == [f"presence-account_{account.pk}", "private-account"]
     assert event.data["object"] == {"id": account.pk, "name": "shop"} or event.data["object"] == {
         "name": "shop"
     }

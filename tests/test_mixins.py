@@ -30,7 +30,7 @@ def test_detail_sends_view_with_the_full_payload(client, article, alice, commit)
         response = client.get(reverse("article-detail", args=[article.pk]))
     assert response.status_code == 200
     [event] = outbox
-    assert event.channels == [f"private-article_{article.pk}"]
+    assert event.channels == [f"presence-article_{article.pk}"]
     assert event.name == "view"
     assert event.socket_id is None
     assert event.data == {
@@ -116,7 +116,7 @@ def test_valid_post_sends_updated_with_the_changes(client, article, alice, commi
     assert response.status_code == 302
     [event] = outbox
     assert event.name == "updated"
-    assert event.channels == [f"private-article_{article.pk}", "private-article"]
+    assert event.channels == [f"presence-article_{article.pk}", "private-article"]
     assert event.data["changed"] == {"title": "New title", "tags": [new_tag.pk]}
     assert event.data["object"]["title"] == "New title"
     assert event.data["object"]["tags"] == [new_tag.pk]
@@ -264,7 +264,7 @@ def test_create_form_sends_nothing_and_save_sends_created(client, db, alice, com
     created = Article.objects.get(title="Fresh")
     [event] = outbox
     assert event.name == "created"
-    assert event.channels == [f"private-article_{created.pk}", "private-article"]
+    assert event.channels == [f"presence-article_{created.pk}", "private-article"]
     assert event.socket_id == "3.4"
     assert event.data["pk"] == created.pk
     assert event.data["object"]["title"] == "Fresh"
@@ -295,7 +295,7 @@ def test_delete_post_sends_deleted_with_the_snapshot(client, article, alice, com
     assert not Article.objects.filter(pk=pk).exists()
     [event] = outbox
     assert event.name == "deleted"
-    assert event.channels == [f"private-article_{pk}", "private-article"]
+    assert event.channels == [f"presence-article_{pk}", "private-article"]
     assert event.data["pk"] == pk
     assert event.data["object"] == snapshot
     assert event.data["object"]["tags"]  # read before the relations were deleted
@@ -381,7 +381,7 @@ def test_hooks_overridden_in_a_subclass(client, article, alice, commit):
         client.get(url)
     [event] = outbox
     assert event.name == "opened"
-    assert event.channels == [f"private-article_{article.pk}", "private-newsroom"]
+    assert event.channels == [f"presence-article_{article.pk}", "private-newsroom"]
     assert event.data["headline"] == "HELLO"
     assert event.data["user"] is None
     assert event.socket_id == "1.1"
@@ -398,7 +398,7 @@ def test_update_hooks_channels_for_event_and_changed_fields(client, article, com
         client.post(url, form_data(article, title="Breaking"))
     [event] = outbox
     assert event.name == "updated"
-    assert event.channels == [f"private-article_{article.pk}", "private-article"]
+    assert event.channels == [f"presence-article_{article.pk}", "private-article"]
     assert event.data["changed"] == {"title": "Breaking"}
 
 
@@ -433,7 +433,7 @@ def test_free_text_primary_key(client, db, commit):
         response = client.get(reverse("document-detail", args=["a b/c"]))
     assert response.status_code == 200
     [event] = outbox
-    assert event.channels == ["private-document_a=20b=2Fc"]
+    assert event.channels == ["presence-document_a=20b=2Fc"]
     assert event.data["pk"] == document.pk
 
 
@@ -443,7 +443,7 @@ def test_uuid_primary_key_and_presence_channel(client, db, commit):
         client.get(reverse("ticket-detail", args=[ticket.pk]))
         client.get(reverse("ticket-presence", args=[ticket.pk]))
     first, second = outbox
-    assert first.channels == [f"private-ticket_{ticket.pk}"]
+    assert first.channels == [f"presence-ticket_{ticket.pk}"]
     assert first.data["pk"] == str(ticket.pk)
     assert second.channels == [f"presence-ticket_{ticket.pk}"]
 

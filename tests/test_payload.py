@@ -440,7 +440,7 @@ def test_trigger_for_sends_the_view_payload_after_commit(
     assert len(callbacks) == 1
     callbacks[0]()
     [sent] = outbox
-    assert sent.channels == [f"private-article_{article.pk}"]
+    assert sent.channels == [f"presence-article_{article.pk}"]
     assert sent.name == "published"
     assert sent.socket_id == "12.34"
     assert sent.data == event.data

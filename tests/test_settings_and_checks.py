@@ -10,7 +10,7 @@ from pusherable.conf import DEFAULTS, settings
 
 
 def test_defaults_are_read_when_unset():
-    assert settings.PUSHERABLE_CHANNEL_TYPE == "private"
+    assert settings.PUSHERABLE_CHANNEL_TYPE == "presence"
     assert settings.PUSHERABLE_MAX_PAYLOAD_SIZE == 10_240
 
 
@@ -21,7 +21,7 @@ def test_project_settings_win():
 def test_override_settings_reloads():
     with override_settings(PUSHERABLE_CHANNEL_TYPE="public"):
         assert settings.PUSHERABLE_CHANNEL_TYPE == "public"
-    assert settings.PUSHERABLE_CHANNEL_TYPE == "private"
+    assert settings.PUSHERABLE_CHANNEL_TYPE == "presence"
 
 
 def test_a_value_already_read_is_dropped_on_override():
@@ -78,6 +78,15 @@ def test_e001_invalid_channel_type():
             id="pusherable.E001",
         )
     ]
+
+
+@override_settings(PUSHERABLE_MODEL_CHANNEL_TYPE="everyone")
+def test_e001_invalid_model_channel_type():
+    [message] = run(pusherable_checks.check_channel_type)
+    assert message.id == "pusherable.E001"
+    assert (
+        message.msg == "PUSHERABLE_MODEL_CHANNEL_TYPE is 'everyone', which is not a channel type."
+    )
 
 
 @override_settings(PUSHERABLE_BACKEND="nowhere.Backend")

@@ -11,6 +11,7 @@ from django.template import Context, RequestContext, Template, TemplateSyntaxErr
 from django.test import Client, RequestFactory, override_settings
 
 from pusherable.browser import browser_config, pusher_js_options, to_script_json
+from pusherable.conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL
 from pusherable.exceptions import ConfigurationError
 from pusherable.versions import object_version
 from tests.testapp.models import Article, Document
@@ -91,7 +92,7 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
     scripts = scripts_in(render("{% pusherable_script %}", request=rf_request))
     assert [s["attrs"].get("src") for s in scripts] == [
         None,
-        "https://js.pusher.com/8.4.0/pusher.min.js",
+        PUSHER_JS_URL,
         "/static/pusherable/pusherable.js",
         "/static/pusherable/pusherable-forms.js",
         "/static/pusherable/pusherable-catchup.js",
@@ -99,7 +100,9 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
     # Executed in document order once the page is parsed, so subscriptions declared
     # anywhere in the body are already there when pusherable.js starts.
     assert all("defer" in s["attrs"] for s in scripts[1:])
-    assert "integrity" not in scripts[1]["attrs"]
+    # From another origin, so pinned by its hash (tests/test_pusher_js.py).
+    assert scripts[1]["attrs"]["integrity"] == PUSHER_JS_INTEGRITY
+    assert scripts[1]["attrs"]["crossorigin"] == "anonymous"
 
 
 @override_settings(
@@ -302,12 +305,13 @@ def test_hostile_settings_stay_inside_the_json(hostile, rf_request):
 @pytest.mark.parametrize("hostile", HOSTILE_VARIANTS)
 def test_hostile_url_integrity_and_nonce_stay_in_attributes(hostile, rf_request):
     with override_settings(
-        PUSHERABLE_PUSHER_JS_URL=hostile, PUSHERABLE_PUSHER_JS_INTEGRITY=hostile
+        PUSHERABLE_PUSHER_JS_URL="https://cdn.example/" + hostile,
+        PUSHERABLE_PUSHER_JS_INTEGRITY=hostile,
     ):
         html = render("{% pusherable_script nonce=n %}", {"n": hostile}, request=rf_request)
     scripts = scripts_in(html)
     assert len(scripts) == SCRIPT_TAGS
-    assert scripts[1]["attrs"]["src"] == hostile
+    assert scripts[1]["attrs"]["src"] == "https://cdn.example/" + hostile
     assert scripts[1]["attrs"]["integrity"] == hostile
     assert all(s["attrs"]["nonce"] == hostile for s in scripts)
 
@@ -326,7 +330,8 @@ def test_hostile_user_name_stays_inside_the_json(hostile, rf_request):
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_VARIANTS)
-def test_hostile_event_name_and_pk_stay_inside_the_json(hostile):
+def test_hostile_event_name_and_pk_stay_inside_the_json(hostile, settings):
+    settings.PUSHERABLE_INTENTS = ("viewing", hostile)
     document = Document(key=hostile)
     html = render(
         "{% pusherable_subscribe events doc %}{% pusherable_subscribe events doc intent=event %}",
@@ -336,7 +341,7 @@ def test_hostile_event_name_and_pk_stay_inside_the_json(hostile):
     assert_only_expected_scripts(html, 2)
     first, second = subscriptions_of(html)
     assert first["events"] == [hostile]
-    assert first["channels"][0].startswith("private-document_")
+    assert first["channels"][0].startswith("presence-document_")
     assert "<" not in first["channels"][0]
     assert second["intent"] == hostile
 
@@ -347,7 +352,7 @@ def test_free_text_pk_from_the_brief():
     assert script["text"].count("<") == 0
     [declaration] = subscriptions_of(html)
     assert declaration["channels"] == [
-        "private-document_=3C=2Fscript=3E=3Cscript=3Ealert=281=29=2F=2F"
+        "presence-document_=3C=2Fscript=3E=3Cscript=3Ealert=281=29=2F=2F"
     ]
 
 
@@ -396,7 +401,7 @@ def test_subscribe_declares_channel_and_events():
     html = render("{% pusherable_subscribe 'update' a %}", {"a": Article(pk=42)})
     assert subscriptions_of(html) == [
         {
-            "channels": ["private-article_42"],
+            "channels": ["presence-article_42"],
             "events": ["update"],
             "intent": None,
             "callback": None,
@@ -419,9 +424,9 @@ def test_any_number_of_subscriptions_and_no_extra_scripts():
     first, second, third = subscriptions_of(html)
     assert first["events"] == ["update"]
     assert second["events"] == ["update", "updated", "deleted"]
-    assert second["channels"] == ["private-article_2"]
+    assert second["channels"] == ["presence-article_2"]
     assert third == {
-        "channels": ["private-document_x=20y"],
+        "channels": ["presence-document_x=20y"],
         "events": "*",
         "intent": None,
         "callback": "app.onEvent",
@@ -510,19 +515,19 @@ def test_other_objects_on_a_view_page_use_their_own_channel():
     html = render(
         "{% pusherable_subscribe 'update' other %}", {"view": view, "other": Article(pk=10)}
     )
-    assert subscriptions_of(html)[0]["channels"] == ["private-article_10"]
+    assert subscriptions_of(html)[0]["channels"] == ["presence-article_10"]
 
 
 def test_view_without_get_pusher_channels_uses_its_object():
     view = SimpleNamespace(object=Article(pk=11))
     html = render("{% pusherable_subscribe 'update' %}", {"view": view})
-    assert subscriptions_of(html)[0]["channels"] == ["private-article_11"]
+    assert subscriptions_of(html)[0]["channels"] == ["presence-article_11"]
 
 
-def test_view_channels_of_another_type_fall_back_to_channels_py():
+def test_view_channels_of_another_type_are_an_error_not_another_channel():
     view = FakeView(Article(pk=12), ["private-special_12"])
-    html = render("{% pusherable_subscribe 'update' intent='viewing' %}", {"view": view})
-    assert subscriptions_of(html)[0]["channels"] == ["presence-article_12"]
+    with pytest.raises(TemplateSyntaxError, match="sends its events on private-special_12"):
+        render("{% pusherable_subscribe 'update' intent='viewing' %}", {"view": view})
 
 
 @pytest.mark.django_db

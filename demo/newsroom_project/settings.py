@@ -77,7 +77,6 @@ STATIC_URL = "/static/"
 # pusher-js comes from npm and is served by the demo itself: no CDN, works offline.
 STATICFILES_DIRS = [("pusher-js", REPO_DIR / "node_modules" / "pusher-js" / "dist" / "web")]
 
-# --8<-- [start:pusher]
 # The Pusher-compatible server bundled with django-pusherable, on this machine.
 # For hosted Pusher, drop PUSHER_HOST/PORT/SSL and set PUSHER_CLUSTER instead.
 PUSHER_APP_ID = os.environ.get("DEMO_PUSHER_APP_ID", "100001")
@@ -87,11 +86,8 @@ PUSHER_HOST = os.environ.get("DEMO_PUSHER_HOST", "127.0.0.1")
 PUSHER_PORT = int(os.environ.get("DEMO_PUSHER_PORT", "6001"))
 PUSHER_SSL = False
 
-# Who is here, and whether they are viewing or editing: presence channels.
-PUSHERABLE_CHANNEL_TYPE = "presence"
-# The browser loads pusher-js from the demo's own static files.
-PUSHERABLE_PUSHER_JS_URL = STATIC_URL + "pusher-js/pusher.min.js"
-# --8<-- [end:pusher]
+# The browser loads pusher-js from the demo's own static files (a static path).
+PUSHERABLE_PUSHER_JS_URL = "pusher-js/pusher.min.js"
 
 LOGGING = {
     "version": 1,

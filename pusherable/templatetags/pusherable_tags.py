@@ -23,12 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.template.base import FilterExpression, Parser, Token, Variable, VariableDoesNotExist
 from django.template.context import Context
+from django.template.library import InclusionNode
 from django.utils.safestring import SafeString, mark_safe
 
-from ..browser import browser_config, subscription, to_script_json
+from ..browser import browser_config, pusher_js_script, subscription, to_script_json
 from ..catchup import declaration_extras
-from ..conf import settings
 from ..guard import version_field_name
 
 __all__ = ["pusherable_script", "pusherable_subscribe", "pusherable_version_field", "register"]
@@ -75,11 +76,12 @@ def pusherable_script(context: Context, nonce: str | None = None) -> dict[str, A
     if not _first_render(context, request):
         return {"render": False}
     user = None if request is not None else context.get("user")
+    script = pusher_js_script()
     return {
         "render": True,
         "config_json": _script_json(browser_config(request, user=user)),
-        "pusher_js_url": settings.PUSHERABLE_PUSHER_JS_URL,
-        "integrity": settings.PUSHERABLE_PUSHER_JS_INTEGRITY,
+        "pusher_js_url": script["src"],
+        "integrity": script["integrity"],
         "nonce": _nonce(context, nonce),
     }
 
@@ -110,6 +112,7 @@ def pusherable_subscribe(
             model=model,
             intent=intent,
             callback=callback,
+            request=_request(context),
         )
     except ValueError as exc:
         raise template.TemplateSyntaxError(f"pusherable_subscribe: {exc}") from exc
@@ -123,6 +126,67 @@ def pusherable_subscribe(
             )
         )
     return {"subscription_json": _script_json(declaration), "nonce": _nonce(context, nonce)}
+
+
+def _undefined(expression: FilterExpression, context: Context) -> bool:
+    """Whether ``expression`` is a bare variable that the context does not define."""
+    variable = expression.var
+    if expression.filters or not isinstance(variable, Variable) or variable.literal is not None:
+        return False
+    try:
+        variable.resolve(context)
+    except VariableDoesNotExist:
+        return True
+    return False
+
+
+def _undefined_message(argument: str, text: str) -> str:
+    if argument == "events":
+        return (
+            f"the event names must be quoted: write '{text}', not {text}. Unquoted, `{text}` "
+            "is read as a template variable, and the template context has none by that name."
+        )
+    if argument == "obj":
+        return (
+            f"the object argument is empty: is the variable `{text}` defined in the "
+            "template context?"
+        )
+    return (
+        f"{argument}= is empty: is the variable `{text}` defined in the template context? "
+        f"Quote it ({argument}='{text}') if you meant the text."
+    )
+
+
+class SubscribeNode(InclusionNode):
+    """``{% pusherable_subscribe %}``: an inclusion tag that names an undefined variable.
+
+    Django resolves a variable missing from the context to ``string_if_invalid``
+    (``""``), which the tag could only reject for a misleading reason ("needs a model
+    instance, not str"). The text the template author wrote is known only here.
+    """
+
+    # The tag's positional parameters, after the context.
+    positional = ("events", "obj")
+
+    def get_resolved_arguments(self, context: Context) -> tuple[list[Any], dict[str, Any]]:
+        # zip() stops at the arguments given: the object is optional.
+        named = [*zip(self.positional, self.args, strict=False), *self.kwargs.items()]
+        for argument, expression in named:
+            # A nonce is optional: a page without CSP passes an undefined csp_nonce.
+            if argument != "nonce" and _undefined(expression, context):
+                message = _undefined_message(argument, expression.token)
+                raise template.TemplateSyntaxError(f"pusherable_subscribe: {message}")
+        return super().get_resolved_arguments(context)
+
+
+_compile_inclusion_tag = register.tags["pusherable_subscribe"]
+
+
+@register.tag("pusherable_subscribe")
+def _compile_subscribe(parser: Parser, token: Token) -> SubscribeNode:
+    # Django's own parsing of an inclusion tag's arguments, in a SubscribeNode.
+    node = _compile_inclusion_tag(parser, token)
+    return SubscribeNode(node.func, node.takes_context, node.args, node.kwargs, node.filename)
 
 
 @register.simple_tag

@@ -132,7 +132,6 @@ def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -
         pusher = stack.enter_context(run_server(webhook_url=[webhook_url]))
         for name, value in pusher.settings().items():
             setattr(settings, name, value)
-        settings.PUSHERABLE_CHANNEL_TYPE = "presence"
         settings.PUSHERABLE_PUSHER_JS_URL = reverse("e2e-pusher-js")
         settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = GRACE_PERIOD
         # The real backend, in the request's thread: an event triggered by a request

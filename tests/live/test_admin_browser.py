@@ -42,8 +42,10 @@ def article(users):
 def open_change_form(page, article) -> None:
     record_subscriptions(page)
     page.goto(f"/admin/testapp/article/{article.pk}/change/")
-    wait_until_subscribed(page, f"presence-article_{article.pk}")
-    wait_until_subscribed(page, f"private-article_{article.pk}")
+    from pusherable.channels import channel_for
+
+    wait_until_subscribed(page, channel_for(article, "presence"))  # who is here
+    wait_until_subscribed(page, channel_for(article))  # the events: the same channel by default
 
 
 def test_two_users_on_one_change_form_see_each_other(login, article):
