@@ -81,7 +81,8 @@ class PusherableAdminMixin(_AdminBase):
     #: Events also sent to the model's channel; ``None`` follows
     #: ``PUSHERABLE_MODEL_CHANNEL_EVENTS``.
     pusher_model_channel_events: Collection[str] | None = None
-    #: Type of the model's channel; ``None`` follows ``PUSHERABLE_CHANNEL_TYPE``.
+    #: Type of the model's channel; ``None`` follows ``PUSHERABLE_MODEL_CHANNEL_TYPE``
+    #: (see :func:`pusherable.channels.model_channel_type`).
     pusher_model_channel_type: str | None = None
     #: Event names sent after a change, an addition and a deletion.
     pusher_updated_event_name = "updated"

@@ -115,7 +115,8 @@ class PusherMixin(_ViewBase):
     #: Events also sent to the model's channel; ``None`` follows
     #: ``PUSHERABLE_MODEL_CHANNEL_EVENTS``, ``()`` sends none there. Render events never go.
     pusher_model_channel_events: Collection[str] | None = None
-    #: Type of the model's channel; ``None`` follows ``PUSHERABLE_CHANNEL_TYPE``, as
+    #: Type of the model's channel; ``None`` follows ``PUSHERABLE_MODEL_CHANNEL_TYPE``
+    #: (see :func:`pusherable.channels.model_channel_type`), as
     #: ``{% pusherable_subscribe ... model=... %}`` does.
     pusher_model_channel_type: str | None = None
 

@@ -23,10 +23,10 @@ from pusherable.mixins import (
     PusherDetailMixin,
     PusherUpdateMixin,
 )
+from pusherable.users import display_name
 
 from .forms import ArticleForm
 from .models import Article
-from .people import add_user_name, display_name
 
 
 class VisibleArticlesMixin:
@@ -37,23 +37,6 @@ class VisibleArticlesMixin:
         if self.request.user.has_perm("newsroom.view_article"):
             return articles
         return articles.filter(status=Article.Status.PUBLISHED)
-
-
-# --8<-- [start:name]
-class EditorNameMixin:
-    """Adds the user's display name to every event, so pages say "Bob", not "bob".
-
-    ``get_pusher_payload()`` is one of the mixins' public hooks.
-    """
-
-    def get_pusher_payload(self, event: str) -> dict[str, Any]:
-        payload = super().get_pusher_payload(event)
-        # payload["user_name"] = full name, else username (newsroom/people.py; the
-        # admin adds it too, so pages name users alike wherever they saved).
-        return add_user_name(payload, self.get_pusher_user())
-
-
-# --8<-- [end:name]
 
 
 class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
@@ -80,9 +63,7 @@ class ArticleListView(LoginRequiredMixin, VisibleArticlesMixin, ListView):
 # The article's channel admits only those this view would show the article to
 # (and, by the default policy, who may view or change articles).
 @register_view
-class ArticleDetailView(
-    LoginRequiredMixin, VisibleArticlesMixin, EditorNameMixin, PusherDetailMixin, DetailView
-):
+class ArticleDetailView(LoginRequiredMixin, VisibleArticlesMixin, PusherDetailMixin, DetailView):
     """Sends ``view``: everyone on this article hears that someone opened it."""
 
     model = Article
@@ -93,7 +74,7 @@ class ArticleDetailView(
 
 # --8<-- [start:create]
 class ArticleCreateView(
-    PermissionRequiredMixin, SuccessMessageMixin, EditorNameMixin, PusherCreateMixin, CreateView
+    PermissionRequiredMixin, SuccessMessageMixin, PusherCreateMixin, CreateView
 ):
     """Sends ``created`` after the new article is committed."""
 
@@ -112,7 +93,7 @@ class ArticleCreateView(
 
 # --8<-- [start:update]
 class ArticleUpdateView(
-    PermissionRequiredMixin, EditorNameMixin, PusherUpdateMixin, SuccessMessageMixin, UpdateView
+    PermissionRequiredMixin, PusherUpdateMixin, SuccessMessageMixin, UpdateView
 ):
     """Sends ``update`` when the form is shown and ``updated`` when it is saved.
 
@@ -138,7 +119,7 @@ class ArticleUpdateView(
 
 
 # --8<-- [start:delete]
-class ArticleDeleteView(PermissionRequiredMixin, EditorNameMixin, PusherDeleteMixin, DeleteView):
+class ArticleDeleteView(PermissionRequiredMixin, PusherDeleteMixin, DeleteView):
     """Sends ``delete`` with the confirmation page and ``deleted`` once it is gone."""
 
     model = Article
