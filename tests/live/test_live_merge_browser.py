@@ -50,7 +50,7 @@ def test_a_page_offline_while_a_colleague_saves_catches_up_when_back(
     record_subscriptions(bob)
     record_catch_up(bob)
     bob.goto(edit)
-    wait_until_subscribed(bob, f"private-article_{article.pk}")
+    wait_until_subscribed(bob, f"presence-article_{article.pk}")
     bob.fill("#id_body", "Bob's unsaved body")
 
     bob.context.set_offline(True)
