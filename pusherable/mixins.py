@@ -356,7 +356,9 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """The view's POST, run again while the database is busy (its transaction rolled
         back), then refused with a form error (:meth:`refuse_pusher_busy_save`)."""
-        handle = super().post  # type: ignore[misc]
+        handle = getattr(super(), "post", None)
+        if handle is None:  # a view that takes no POST: as Django answers it
+            return self.http_method_not_allowed(request, *args, **kwargs)
         try:
             return run_retrying(
                 lambda: handle(request, *args, **kwargs),

@@ -308,3 +308,14 @@ def test_admin_answers_a_save_that_stays_locked_with_the_form(client, admin_user
     assert 'value="Typed by Alice"' in unescape(response.content.decode())
     assert Article.objects.get(pk=article.pk).title == "Hello"
     assert not any(event.name == "updated" for event in outbox)
+
+
+def test_a_view_without_post_still_answers_405(rf):
+    from django.views.generic import TemplateView
+
+    from pusherable.mixins import PusherUpdateMixin
+
+    class Page(PusherUpdateMixin, TemplateView):
+        template_name = "guard_tests/form.html"
+
+    assert Page.as_view()(rf.post("/")).status_code == 405
