@@ -23,6 +23,7 @@ A project that overrides those for a model can extend
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,14 @@ from django.db import models, router
 from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
+from .dbretry import (
+    DATABASE_BUSY_MESSAGE,
+    DatabaseBusy,
+    busy_delay,
+    is_database_busy,
+    refusing_form,
+    run_retrying,
+)
 from .delivery import model_channel_events, request_socket_id, send_event
 from .events import Event
 from .forms import MergeFormMixin
@@ -125,6 +134,74 @@ class PusherableAdminMixin(_AdminBase):
         message = form.pusher_merge_message()
         if message:
             self.message_user(request, message, fail_silently=True)
+
+    # -- a busy database (see pusherable.dbretry) ---------------------------------------
+
+    #: Times a POST the database was too busy for (a lock timeout, a deadlock) is
+    #: run again before the form comes back with an error; ``0``: never.
+    pusher_busy_retries = 3
+    #: ``(first, longest)`` seconds to wait before those retries: doubling, with jitter.
+    pusher_busy_backoff: tuple[float, float] = (0.05, 0.5)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The admin's add and change view; a POST the database is too busy for is run
+        again (the admin's transaction rolled back), then refused with a form error
+        (:meth:`refuse_pusher_busy_save`)."""
+        handle = super().changeform_view
+        if request.method != "POST":
+            return handle(request, object_id, form_url, extra_context)
+        try:
+            return run_retrying(
+                lambda: handle(request, object_id, form_url, extra_context),
+                retries=self.pusher_busy_retries,
+                delay=self.get_pusher_busy_delay,
+                is_busy=self.is_pusher_database_busy,
+            )
+        except DatabaseBusy as busy:
+            return self.refuse_pusher_busy_save(request, busy, object_id, form_url, extra_context)
+
+    def is_pusher_database_busy(self, exc: BaseException) -> bool:
+        """Whether ``exc`` asks to try again (:func:`~pusherable.dbretry.is_database_busy`)."""
+        return is_database_busy(exc)
+
+    def get_pusher_busy_delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` of a busy save."""
+        return busy_delay(attempt, self.pusher_busy_backoff)
+
+    def refuse_pusher_busy_save(
+        self,
+        request: HttpRequest,
+        busy: DatabaseBusy,
+        object_id: str | None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """Answer a save the database stayed too busy for: the change form again,
+        holding what the user submitted, with
+        :data:`~pusherable.dbretry.DATABASE_BUSY_MESSAGE`; nothing is saved.
+
+        The form is rendered by the admin's own view, through a copy of this admin
+        whose forms always fail validation with that error, and outside the
+        transaction the admin opens for a save: a busy SQLite database would
+        refuse to open that one too.
+        """
+        logger.warning("pusherable: a save was refused in %s: %s", type(self).__name__, busy)
+        refusing = copy.copy(self)
+        get_form = self.get_form
+
+        def get_refusing_form(request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+            return refusing_form(get_form(request, obj, **kwargs), DATABASE_BUSY_MESSAGE)
+
+        refusing.get_form = get_refusing_form  # type: ignore[method-assign,assignment]
+        # The admin's view without its transaction.atomic() (Django 4.2 to 6.0).
+        view = refusing._changeform_view  # type: ignore[attr-defined]
+        return view(request, object_id, form_url, extra_context)
 
     # -- what the templates need ---------------------------------------------------------
 

@@ -38,6 +38,13 @@ from django.db import models, router, transaction
 from django.http import HttpRequest, HttpResponse
 
 from .channels import channel_for, channel_for_model
+from .dbretry import (
+    DATABASE_BUSY_MESSAGE,
+    DatabaseBusy,
+    busy_delay,
+    is_database_busy,
+    run_retrying,
+)
 from .delivery import (
     RENDER_EVENTS,
     SOCKET_ID_HEADER,
@@ -353,6 +360,48 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
             payload["version"] = self.pusher_version
             payload["previous_version"] = self.pusher_previous_version
         return payload
+
+    # -- a busy database (see pusherable.dbretry) ---------------------------------------
+
+    #: Times a POST the database was too busy for (a lock timeout, a deadlock) is
+    #: run again before the form comes back with an error; ``0``: never.
+    pusher_busy_retries = 3
+    #: ``(first, longest)`` seconds to wait before those retries: doubling, with jitter.
+    pusher_busy_backoff: tuple[float, float] = (0.05, 0.5)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The view's POST, run again while the database is busy (its transaction rolled
+        back), then refused with a form error (:meth:`refuse_pusher_busy_save`)."""
+        handle = getattr(super(), "post", None)
+        if handle is None:  # a view that takes no POST: as Django answers it
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        try:
+            return run_retrying(
+                lambda: handle(request, *args, **kwargs),
+                retries=self.pusher_busy_retries,
+                delay=self.get_pusher_busy_delay,
+                is_busy=self.is_pusher_database_busy,
+            )
+        except DatabaseBusy as busy:
+            return self.refuse_pusher_busy_save(busy)
+
+    def is_pusher_database_busy(self, exc: BaseException) -> bool:
+        """Whether ``exc`` asks to try again (:func:`~pusherable.dbretry.is_database_busy`)."""
+        return is_database_busy(exc)
+
+    def get_pusher_busy_delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` of a busy save."""
+        return busy_delay(attempt, self.pusher_busy_backoff)
+
+    def refuse_pusher_busy_save(self, busy: DatabaseBusy) -> HttpResponse:
+        """Answer a save the database stayed too busy for: the form again, holding
+        what the user submitted, with :data:`~pusherable.dbretry.DATABASE_BUSY_MESSAGE`."""
+        logger.warning("pusherable: a save was refused in %s: %s", type(self).__name__, busy)
+        if (get_object := getattr(self, "get_object", None)) is not None:
+            self.object = get_object()  # the failed tries changed the one in memory
+        form = self.get_form()
+        form.add_error(None, DATABASE_BUSY_MESSAGE)
+        return self.form_invalid(form)
 
     def merge_pusher_form(self, form: BaseForm, stored: models.Model) -> MergeResult | None:
         """Merge the submitted form with ``stored`` (the object now), field by field.

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +80,28 @@ def test_views_answer_while_the_api_misbehaves(client, api, make_backend, fault)
     assert threading.current_thread() not in senders
     assert all(thread.name.startswith("pusherable-delivery-") for thread in senders)
     assert set(senders) <= set(backend.workers)
+
+
+def test_queued_counts_each_item_once_while_a_sender_hands_it_over(api, make_backend):
+    backend = make_backend()
+    api.hang = True  # what the senders take stays in flight: still queued
+    counts = []
+    handed_over = threading.Event()
+    original = backend.enqueue
+
+    def enqueue(items, **kwargs):
+        original(items, **kwargs)
+        # Between queueing the items and the end of dispatch_inbox(): the moment a
+        # page's read of ``queued`` could count the same items twice.
+        counts.append(backend.queued)
+        handed_over.set()
+
+    backend.enqueue = enqueue
+    # Three events on two channels each: six batch items.
+    backend.send_events(events(3, channels=("private-article_1", "private-article_2")))
+    assert handed_over.wait(10)
+    assert counts == [6]
+    assert backend.queued == 6
 
 
 # -- transient faults are retried until everything arrives ----------------------------
@@ -292,11 +313,13 @@ def test_close_while_the_api_is_down_backs_off_instead_of_spinning(
         backend.close(timeout=0.6)
     # Backoffs of 25-100 ms within 0.6 s: a handful of retries, not thousands.
     assert 1 <= backend.stats.retried <= 3 * 30
-    # The sender reports the batch it was retrying as it stops, at the deadline.
-    for _ in range(200):
-        if backend.stats.failed:
-            break
-        time.sleep(0.01)
+    # The sender reports the batch it was retrying as it stops, at the deadline,
+    # which may be just after close() returned: wait for the sender to end (it
+    # does once closed). Polling stats.failed is not enough: give_up() counts
+    # the items before it sends delivery_failed.
+    for worker in backend.workers:
+        worker.join(10)
+        assert not worker.is_alive()
     assert backend.stats.failed == 3
     assert sum(len(batch) for batch, _ in failures) == 3
     assert "unexpected error" not in caplog.text

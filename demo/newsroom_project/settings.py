@@ -9,6 +9,8 @@ server that ships with django-pusherable.
 import os
 from pathlib import Path
 
+import django
+
 DEMO_DIR = Path(__file__).resolve().parent.parent
 REPO_DIR = DEMO_DIR.parent
 
@@ -61,8 +63,17 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("DEMO_DATABASE", str(DEMO_DIR / "db.sqlite3")),
+        # Seconds a save waits for another one's write lock before "database is locked".
+        "OPTIONS": {"timeout": 20},
     }
 }
+if django.VERSION >= (5, 1):
+    # Two editors saving at once: each save takes SQLite's write lock when its
+    # transaction begins, so the second waits for the first. With the default
+    # ("DEFERRED") it would read first and then fail to write, at once, with
+    # "database is locked" (PusherUpdateMixin retries that; Django 4.2 has no
+    # transaction_mode).
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

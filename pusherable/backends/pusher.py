@@ -282,7 +282,7 @@ class Backend(BaseBackend):
         # senders) by the first sender that looks, so that a request does none of it.
         self._inbox: deque[Event] = deque()
         self._dispatch_lock = threading.Lock()  # one dispatch at a time: order kept
-        self._dispatching = 0  # events taken from the inbox, not yet queued
+        self._dispatching = 0  # batch items taken from the inbox, not yet queued
 
     # -- public API -----------------------------------------------------------
 
@@ -363,15 +363,22 @@ class Backend(BaseBackend):
                 with self._lock:
                     while inbox:
                         taken.append(inbox.popleft())
-                    self._dispatching += len(taken)
+                    # Counted in batch items, the unit of ``queued`` and the queue bound.
+                    preparing = sum(len(event.channels) for event in taken)
+                    self._dispatching += preparing
                 try:
-                    self.enqueue(self.prepare_items(taken))
+                    items = self.prepare_items(taken)
+                    # enqueue() takes them off the count in the step that queues them:
+                    # released here afterwards, ``queued`` would count them twice
+                    # in between.
+                    handed_over, preparing = preparing, 0
+                    self.enqueue(items, handed_over=handed_over)
                 except Exception as exc:  # a sender must survive anything
                     logger.exception("pusherable: could not queue %d event(s)", len(taken))
                     self.report_failure(taken, exc)
                 finally:
                     with self._lock:
-                        self._dispatching -= len(taken)
+                        self._dispatching -= preparing
                         if not self._dispatching and not self._queued:
                             # Nothing was queued (all refused): flush() may be done.
                             # Otherwise the senders tell it when they are.
@@ -654,13 +661,19 @@ class Backend(BaseBackend):
 
     # -- the queue --------------------------------------------------------------
 
-    def enqueue(self, items: list[BatchItem]) -> None:
-        """Append ``items`` to their senders' queues; when full, drop (and report) the oldest."""
-        if not items:
+    def enqueue(self, items: list[BatchItem], *, handed_over: int = 0) -> None:
+        """Append ``items`` to their senders' queues; when full, drop (and report) the oldest.
+
+        ``handed_over`` is how many batch items :meth:`dispatch_inbox` counted as
+        being prepared: they leave that count under the same lock that queues
+        ``items``, so that :attr:`queued` sees each of them exactly once.
+        """
+        if not items and not handed_over:
             return
         dropped: list[BatchItem] = []
         shards = self._shards
         with self._lock:
+            self._dispatching -= handed_over
             if self._closed:
                 dropped = items
             else:
