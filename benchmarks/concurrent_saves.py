@@ -133,6 +133,7 @@ class Tally:
     """The outcome of a run: counts by kind, and every lost update found."""
 
     saved: int = 0
+    merged: int = 0  # saves that went through after, and merged with, the other one
     refused: int = 0
     errors: int = 0
     unexpected: int = 0
@@ -146,8 +147,8 @@ class Tally:
 
     def summary(self) -> str:
         text = (
-            f"saved {self.saved} / refused {self.refused} (database busy: {self.busy})"
-            f" / errors {self.errors}"
+            f"saved {self.saved} (merged {self.merged}) / refused {self.refused}"
+            f" (database busy: {self.busy}) / errors {self.errors}"
         )
         if self.unexpected:
             text += f" / unexpected {self.unexpected}"
@@ -239,6 +240,8 @@ def run_pairs(
             saves, lost = run_pair(sessions, base_url + edit_path, index)
             for save in saves:
                 tally.add(save)
+            # Both saved from forms opened before either: the second merged the first.
+            tally.merged += all(save.kind == "saved" for save in saves)
             tally.lost.extend(f"pair {index}: {line}" for line in lost)
             if progress is not None:
                 progress(index, saves)
