@@ -99,7 +99,7 @@ def configure(api_settings: dict) -> None:
 
 
 def ours_mixins_available() -> bool:
-    """Whether this checkout has ``pusherable/mixins.py`` (not some other installed copy)."""
+    """Whether this checkout has ``pusherable.mixins`` (not some other installed copy)."""
     import importlib.util
 
     try:

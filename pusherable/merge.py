@@ -49,8 +49,10 @@ __all__ = [
     "Snapshot",
     "apply_merge",
     "comparable",
+    "fields_outside_form",
     "fingerprint",
     "form_model_fields",
+    "keep_changes_outside_form",
     "merge_form",
     "merge_values",
     "read_snapshot",
@@ -411,3 +413,28 @@ def apply_merge(form: forms.BaseForm, stored: models.Model, result: MergeResult)
         model_field = instance._meta.get_field(name)
         if not model_field.many_to_many:
             model_field.save_form_data(instance, value)
+
+
+def fields_outside_form(obj: models.Model, form: forms.BaseForm) -> dict[str, Any]:
+    """``{attname: value}`` of ``obj``'s concrete fields that ``form`` does not edit."""
+    return {
+        field.attname: getattr(obj, field.attname)
+        for field in obj._meta.concrete_fields
+        if field.name not in form.fields and not field.primary_key
+    }
+
+
+def keep_changes_outside_form(
+    obj: models.Model, stored: models.Model, loaded: dict[str, Any] | None
+) -> None:
+    """Take the stored value of each field outside the form that changed since ``obj`` was
+    loaded, unless the view itself set it: a save then never writes back an old value
+    of a field its user could not even edit (a concurrent save's slug, a script's
+    ``QuerySet.update()``)."""
+    if not loaded:
+        return
+    for attname, was in loaded.items():
+        if getattr(obj, attname) == was:
+            now = getattr(stored, attname)
+            if now != was:
+                setattr(obj, attname, now)

@@ -315,7 +315,7 @@ def test_fields_outside_the_form_changed_meanwhile_are_kept(client, article, bob
         Article.objects.filter(pk=instance.pk).update(api_token="set-meanwhile")
         return real_fetch(instance)
 
-    with commit(), mock.patch("pusherable.mixins.fetch_stored", fetch_after_a_concurrent_save):
+    with commit(), mock.patch("pusherable.mixins.update.fetch_stored", fetch_after_a_concurrent_save):
         response = client.post(url, form_data(article, token, title="Bob's"))
     assert response.status_code == 302
     article.refresh_from_db()
@@ -327,7 +327,7 @@ def test_save_after_the_object_was_deleted_is_refused(client, article, bob):
     token = open_form(client, bob, url)
     data = form_data(article, token, title="Bob's")
     # Deleted between the view's load and the guard's lock: refused, never re-created.
-    with mock.patch("pusherable.mixins.fetch_stored", return_value=None):
+    with mock.patch("pusherable.mixins.update.fetch_stored", return_value=None):
         response = client.post(url, data)
     assert response.status_code == 200
     assert "This article was deleted since you opened this form" in page_errors(response)
