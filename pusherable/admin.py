@@ -43,6 +43,7 @@ from .dbretry import (
 )
 from .delivery import model_channel_events, request_socket_id, send_event
 from .events import Event
+from .exposure import expose
 from .forms import MergeFormMixin
 from .guard import changed_field_values, changed_form_fields, fetch_stored
 from .history import record_change_on_commit
@@ -76,7 +77,7 @@ class PusherableAdminMixin(_AdminBase):
     change_form_template = "admin/pusherable/change_form.html"
     change_list_template = "admin/pusherable/change_list.html"
 
-    #: Refuse saves made from a change form older than the object.
+    #: Merge saves made from a change form older than the object; refuse true conflicts.
     pusher_collision_guard = True
     #: Model field used as the version token (``None``: ``auto_now`` field, else a digest).
     pusher_version_field: str | None = None
@@ -97,6 +98,10 @@ class PusherableAdminMixin(_AdminBase):
     pusher_updated_event_name = "updated"
     pusher_created_event_name = "created"
     pusher_deleted_event_name = "deleted"
+
+    def __init__(self, model: type[models.Model], *args: Any, **kwargs: Any) -> None:
+        super().__init__(model, *args, **kwargs)
+        expose(model)  # its change form subscribes to the model's channels
 
     # -- the collision guard ------------------------------------------------------------
 

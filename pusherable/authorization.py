@@ -48,7 +48,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from . import api
-from .channels import ParsedChannel, encode_pk, parse_channel
+from .channels import ParsedChannel, channel_for_model, encode_pk, parse_channel
 from .conf import settings
 from .delivery import clean_socket_id
 from .exceptions import (
@@ -59,10 +59,12 @@ from .exceptions import (
     ObjectNotFound,
     UnknownChannelModel,
 )
+from .exposure import expose, is_exposed
 from .users import display_name
 
 __all__ = [
     "ENCRYPTED_PREFIX",
+    "ask_policy",
     "authorize_channel",
     "authorize_user",
     "check_access",
@@ -74,6 +76,8 @@ __all__ = [
     "get_queryset",
     "get_user",
     "member_id",
+    "model_channel_of",
+    "parse_exposed_channel",
     "parse_requested_channel",
     "register_queryset",
     "register_view",
@@ -99,8 +103,10 @@ def register_queryset(model: type[models.Model], factory: QuerysetFactory) -> No
     """Limit the objects of ``model`` a user may subscribe to: ``factory(request)``.
 
     An object outside the returned queryset answers 404, as the page itself would.
+    Registering exposes the model (:mod:`pusherable.exposure`).
     """
     _querysets[model] = factory
+    expose(model)
 
 
 def register_view(
@@ -229,22 +235,36 @@ def parse_requested_channel(name: Any) -> ParsedChannel:
             "End-to-end encrypted channels need PUSHER_ENCRYPTION_MASTER_KEY_BASE64 on the server."
         )
     inner = "private-" + name[len(ENCRYPTED_PREFIX) :] if encrypted else name
-    try:
-        parsed = parse_channel(inner)
-    except UnknownChannelModel as exc:
-        raise ObjectNotFound(str(exc)) from exc
-    except ChannelError as exc:
-        raise BadAuthorizationRequest(str(exc)) from exc
+    parsed = parse_exposed_channel(inner)
     if parsed.type == "public":
         raise BadAuthorizationRequest("Public channels need no authorization.")
     return replace(parsed, name=name) if encrypted else parsed
 
 
+def parse_exposed_channel(name: str) -> ParsedChannel:
+    """:func:`~pusherable.channels.parse_channel`, for exposed models only.
+
+    A model nobody exposed (:mod:`pusherable.exposure`) is answered exactly like a
+    name that is no model at all (404), so its rows cannot be probed.
+    """
+    try:
+        parsed = parse_channel(name)
+    except UnknownChannelModel as exc:
+        raise ObjectNotFound(str(exc)) from exc
+    except ChannelError as exc:
+        raise BadAuthorizationRequest(str(exc)) from exc
+    if not is_exposed(parsed.model):
+        raise ObjectNotFound(f"Channel {name!r} does not name an installed model.")
+    return parsed
+
+
 def get_object(request: HttpRequest | None, channel: ParsedChannel) -> models.Model | None:
     """The object a channel names, through :func:`get_queryset`; ``None`` for a model channel.
 
-    The pk goes through the pk field's ``to_python``: an invalid one answers 400, a
-    missing object 404.
+    The pk goes through the pk field's ``to_python``: an invalid one answers 400, and
+    so does one that is not written as :func:`~pusherable.channels.channel_for` writes
+    it (``article_01`` for ``article_1``): one object has one channel, never aliases
+    with rate limits of their own. A missing object answers 404.
     """
     if channel.pk is None:
         return None
@@ -254,6 +274,11 @@ def get_object(request: HttpRequest | None, channel: ParsedChannel) -> models.Mo
         pk = model._meta.pk.to_python(channel.pk)
     except (ValidationError, ValueError, TypeError) as exc:
         raise BadAuthorizationRequest(f"{channel.pk!r} is not a valid {label} key.") from exc
+    if str(pk) != channel.pk:
+        raise BadAuthorizationRequest(
+            f"{channel.name!r} is not the channel of a {label}: its key is not written the "
+            "way this site writes it."
+        )
     try:
         return get_queryset(request, model).get(pk=pk)
     except (ObjectDoesNotExist, ValidationError, ValueError, TypeError, OverflowError) as exc:
@@ -272,14 +297,33 @@ def check_access(
     Raises :exc:`~pusherable.exceptions.AuthorizationError` subclasses (400/403/404).
     """
     channel = parse_requested_channel(channel_name)
-    user = get_user(request)
     try:
         obj = get_object(request, channel)
     except ObjectNotFound:
-        # Anonymous users learn nothing about which objects exist.
-        if not user.is_authenticated:
-            raise AuthorizationDenied("Authentication required.") from None
+        # Only a user the policy lets onto the model's channel may learn that a row
+        # is missing; anyone else gets the answer a forbidden existing row gets.
+        ask_policy(request, model_channel_of(channel), None, intent)
         raise
+    ask_policy(request, channel, obj, intent)
+    return channel, obj
+
+
+def model_channel_of(channel: ParsedChannel) -> ParsedChannel:
+    """The model's own channel for an object's ``channel`` (same model and type)."""
+    if channel.pk is None:
+        return channel
+    return replace(channel, pk=None, name=channel_for_model(channel.model, channel.type))
+
+
+def ask_policy(
+    request: HttpRequest, channel: ParsedChannel, obj: models.Model | None, intent: str
+) -> None:
+    """Ask ``PUSHERABLE_AUTHORIZER`` about ``channel``; raise 403 unless it grants.
+
+    The refusal says what the user may not do with the model, never whether the
+    object exists.
+    """
+    user = get_user(request)
     policy = import_string(settings.PUSHERABLE_AUTHORIZER)
     try:
         allowed = policy(request=request, user=user, channel=channel, obj=obj, intent=intent)
@@ -292,7 +336,6 @@ def check_access(
             f"You may not {'edit' if intent == 'editing' else 'view'} this "
             f"{channel.model._meta.verbose_name}."
         )
-    return channel, obj
 
 
 # -- User info -----------------------------------------------------------------------

@@ -44,6 +44,7 @@ from .channels import PREFIXES, channel_for, channel_for_model, model_channel_ty
 from .conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, settings
 from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
+from .exposure import is_exposed
 from .users import display_name
 
 __all__ = [
@@ -332,7 +333,7 @@ def subscription_channels(
                 "pass channel_type='presence' and set the sending views' "
                 "pusher_model_channel_type = 'presence' (or PUSHERABLE_MODEL_CHANNEL_TYPE)",
             )
-        return [channel_for_model(model_class, channel_type)]
+        return _exposed_only(model_class, [channel_for_model(model_class, channel_type)])
     view_object = getattr(view, "object", None)
     if obj is None or _same_object(obj, view_object):
         names = _view_channels(view)
@@ -357,7 +358,20 @@ def subscription_channels(
                 "your events are sent there",
             )
         channel_type = "presence"
-    return [channel_for(obj, channel_type)]
+    return _exposed_only(type(obj), [channel_for(obj, channel_type)])
+
+
+def _exposed_only(model: type[models.Model], channels: list[str]) -> list[str]:
+    """``channels``, or a ValueError when the endpoints would refuse them (not exposed)."""
+    if is_exposed(model) or all(_channel_type_of(name) == "public" for name in channels):
+        return channels
+    label = model._meta.label
+    raise ValueError(
+        f"{label} is not exposed to browsers, so {channels[0]} cannot be authorized: no "
+        f"view with a pusherable mixin names it. Add {label!r} to "
+        "PUSHERABLE_EXPOSED_MODELS (or call pusherable.exposure.expose() in your app's "
+        "ready())."
+    )
 
 
 def require_auth_endpoint(channels: Iterable[str], request: HttpRequest | None = None) -> None:

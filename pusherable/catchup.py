@@ -27,26 +27,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from django.core import signing
 from django.core.cache import caches
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from .authorization import clean_intent, get_object, get_user, parse_requested_channel
-from .channels import ParsedChannel, channel_for_model, parse_channel
+from .authorization import (
+    ask_policy,
+    clean_intent,
+    get_object,
+    get_user,
+    model_channel_of,
+    parse_exposed_channel,
+    parse_requested_channel,
+)
+from .channels import ParsedChannel
 from .conf import settings
 from .exceptions import (
-    AuthorizationDenied,
     AuthorizationError,
     BadAuthorizationRequest,
-    ChannelError,
     ObjectNotFound,
-    UnknownChannelModel,
 )
 from .history import Change, changes_since
 from .payload import json_safe, serialize_object
@@ -199,29 +202,10 @@ def _parse(name: Any) -> ParsedChannel:
     else:
         # Public channels too: the answer reads the database, so the policy decides
         # even where subscribing needs no authorization.
-        try:
-            parsed = parse_channel(name)
-        except UnknownChannelModel as exc:
-            raise ObjectNotFound(str(exc)) from exc
-        except ChannelError as exc:
-            raise BadAuthorizationRequest(str(exc)) from exc
+        parsed = parse_exposed_channel(name)
     if parsed.pk is None:
         raise BadAuthorizationRequest("Catch-up is for one object's channel, not a model's.")
     return parsed
-
-
-def _ask_policy(request: HttpRequest, channel: ParsedChannel, obj: models.Model | None) -> None:
-    user = get_user(request)
-    policy = import_string(settings.PUSHERABLE_AUTHORIZER)
-    intent = clean_intent(None)  # the first intent: viewing
-    try:
-        allowed = policy(request=request, user=user, channel=channel, obj=obj, intent=intent)
-    except PermissionDenied as exc:
-        raise AuthorizationDenied(str(exc) or "Permission denied.") from exc
-    if allowed is not True:
-        if not user.is_authenticated:
-            raise AuthorizationDenied("Authentication required.")
-        raise AuthorizationDenied(f"You may not view this {channel.model._meta.verbose_name}.")
 
 
 def check_access(
@@ -235,15 +219,13 @@ def check_access(
     answer tells nothing about rows they may not see.
     """
     channel = _parse(channel_name)
+    viewing = clean_intent(None)  # the first intent: viewing
     try:
         obj = get_object(request, channel)
     except ObjectNotFound:
-        model_channel = replace(
-            channel, pk=None, name=channel_for_model(channel.model, channel.type)
-        )
-        _ask_policy(request, model_channel, None)
+        ask_policy(request, model_channel_of(channel), None, viewing)
         return channel, None
-    _ask_policy(request, channel, obj)
+    ask_policy(request, channel, obj, viewing)
     return channel, obj
 
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from ..channels import channel_for, channel_for_model
 from ..delivery import RENDER_EVENTS, model_channel_events, request_socket_id, send_event
 from ..events import Event
+from ..exposure import expose
 from ..payload import build_payload
 from ..users import request_user
 
@@ -70,6 +71,17 @@ class PusherMixin(_ViewBase):
     pusher_model_channel_type: str | None = None
 
     request: HttpRequest
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A view that names its model exposes that model's channels to the
+        # authorization endpoints (see pusherable.exposure).
+        model = getattr(cls, "model", None)
+        queryset = getattr(cls, "queryset", None)
+        if model is None and queryset is not None:
+            model = getattr(queryset, "model", None)
+        if isinstance(model, type) and issubclass(model, models.Model):
+            expose(model)
 
     # -- what to send ---------------------------------------------------------------
 
