@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core import signing
-from django.core.cache import caches
 from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
@@ -45,7 +44,6 @@ from .authorization import (
     parse_requested_channel,
 )
 from .channels import ParsedChannel
-from .conf import settings
 from .exceptions import (
     AuthorizationError,
     BadAuthorizationRequest,
@@ -53,6 +51,7 @@ from .exceptions import (
 )
 from .history import Change, changes_since
 from .payload import json_safe, serialize_object
+from .ratelimit import within_limit
 from .versions import object_version
 
 __all__ = [
@@ -234,16 +233,7 @@ def check_rate(request: HttpRequest, channel: str) -> None:
     count, window = CATCH_UP_RATE_LIMIT
     user = get_user(request)
     who = str(user.pk) if user.is_authenticated else "ip:" + request.META.get("REMOTE_ADDR", "")
-    cache = caches[settings.PUSHERABLE_PRESENCE_CACHE]
-    key = f"pusherable:catch-up-rate:{channel}:{who}"
-    if cache.add(key, 1, timeout=window):
-        return
-    try:
-        current = cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.add(key, 1, timeout=window)
-        return
-    if current > count:
+    if not within_limit(f"catch-up:{channel}:{who}", count, window):
         raise AuthorizationError("Too many catch-up requests; slow down.", status=429)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
@@ -23,6 +22,7 @@ from . import authorization, catchup, presence, webhooks
 from .conf import settings
 from .delivery import trigger
 from .exceptions import AuthorizationError, ConfigurationError
+from .ratelimit import within_limit
 
 __all__ = [
     "INTENT_EVENT",
@@ -130,16 +130,7 @@ class IntentView(JsonEndpoint):
         if not limit:
             return
         count, window = limit
-        cache = caches[settings.PUSHERABLE_PRESENCE_CACHE]
-        key = f"pusherable:intent-rate:{channel}:{user_id}"
-        if cache.add(key, 1, timeout=window):
-            return
-        try:
-            current = cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            cache.add(key, 1, timeout=window)
-            return
-        if current > count:
+        if not within_limit(f"intent:{channel}:{user_id}", count, window):
             raise AuthorizationError("Too many intent changes; slow down.", status=429)
 
 

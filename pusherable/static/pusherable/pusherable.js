@@ -126,6 +126,22 @@
     return 'refused';
   }
 
+  // The JSON of an endpoint's answer; an error answer or one that is not JSON throws,
+  // with the endpoint's own message when it sent one.
+  async function readJSON(response) {
+    let json = null;
+    try {
+      json = await response.json();
+    } catch (error) {
+      json = null;
+    }
+    if (!response.ok) {
+      throw requestError(response.status, (json && json.error) || 'HTTP ' + response.status);
+    }
+    if (json === null) throw requestError(response.status, 'The answer is not JSON.');
+    return json;
+  }
+
   function requestError(status, message) {
     const error = new Error(message);
     error.status = status;
@@ -229,17 +245,7 @@
     } catch (error) {
       throw requestError(0, 'Network error: ' + (error && error.message));
     }
-    let json = null;
-    try {
-      json = await response.json();
-    } catch (error) {
-      json = null;
-    }
-    if (!response.ok) {
-      throw requestError(response.status, (json && json.error) || 'HTTP ' + response.status);
-    }
-    if (json === null) throw requestError(response.status, 'The answer is not JSON.');
-    return json;
+    return readJSON(response);
   }
 
   // pusher-js calls this instead of its own XHR: the request then carries the CSRF
@@ -654,17 +660,7 @@
     } catch (error) {
       throw requestError(0, 'Network error: ' + (error && error.message));
     }
-    let json = null;
-    try {
-      json = await response.json();
-    } catch (error) {
-      json = null;
-    }
-    if (!response.ok) {
-      throw requestError(response.status, (json && json.error) || 'HTTP ' + response.status);
-    }
-    if (json === null) throw requestError(response.status, 'The answer is not JSON.');
-    return json;
+    return readJSON(response);
   }
 
   // What an add-on may do: read the channels and the objects' versions, deliver events
