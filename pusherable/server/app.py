@@ -23,7 +23,6 @@ from .http_api import handle_request
 from .protocol import (
     CLOSE_APP_DISABLED,
     CLOSE_GOING_AWAY,
-    CLOSE_OVER_CAPACITY,
     CLOSE_OVER_QUOTA,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNKNOWN_APP,
@@ -39,12 +38,21 @@ __all__ = ["SERVER", "AppRuntime", "Client", "Server", "create_app"]
 logger = logging.getLogger("pusherable.server")
 
 
-@dataclass
+# aiohttp's writer awaits the transport's drain once it wrote this many bytes since
+# its last check, which would make a broadcast wait on whichever client stopped
+# reading. Past this (never reached) budget it would; the server applies its own
+# per-client limit instead (Server.send), without awaiting anyone.
+_NEVER_DRAIN = 2**62
+
+
 class Client:
     """A connected WebSocket and the transport used to spot slow consumers."""
 
-    ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+    __slots__ = ("transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        self.ws = ws
+        self.transport = transport
 
 
 @dataclass
@@ -126,22 +134,53 @@ class Server:
     async def send(
         self, runtime: AppRuntime, socket_id: str, client: Client, payload: bytes
     ) -> None:
-        """Write one text frame, dropping a client that stopped reading."""
+        """Write one text frame, dropping a client that stopped reading.
+
+        Never waits for the client: the frame goes to the transport's buffer (the
+        writer never drains, see :data:`_NEVER_DRAIN`), so one stalled socket can't
+        hold up a broadcast, the HTTP request behind it, or any other client. A
+        client whose unsent bytes would pass ``max_write_buffer`` is aborted.
+        """
         transport = client.transport
         if client.ws.closed or transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > self.config.max_write_buffer:  # type: ignore[attr-defined]
-            logger.warning("slow client dropped", extra={"socket_id": socket_id})
-            runtime.clients.pop(socket_id, None)
-            self.spawn(self.close(client, CLOSE_OVER_CAPACITY, "Client too slow"))
+        pending = transport.get_write_buffer_size()
+        if pending + len(payload) > self.config.max_write_buffer:
+            self.drop(runtime, socket_id, client, pending)
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await client.ws.send_frame(payload, WSMsgType.TEXT)
 
+    def drop(self, runtime: AppRuntime, socket_id: str, client: Client, pending: int) -> None:
+        """Abort a client that stopped reading.
+
+        A close frame would queue behind the megabytes it isn't reading, and a clean
+        close would wait for its answer; aborting frees the buffer at once. The
+        connection's handler then sees the socket end and cleans up as for any close
+        (channels left, presence and webhooks). pusher-js reconnects after a second.
+        """
+        logger.warning(
+            "slow client dropped", extra={"socket_id": socket_id, "unsent_bytes": pending}
+        )
+        runtime.clients.pop(socket_id, None)
+        if client.transport is not None:
+            client.transport.abort()
+
     async def close(self, client: Client, code: int, reason: str) -> None:
-        """Close one socket with *code* (errors of an already dead socket are ignored)."""
+        """Close one socket with *code* (errors of an already dead socket are ignored).
+
+        A transport still holding unsent bytes would only close once the client read
+        them (a stalled client never does), and the close frame would queue behind
+        them: such a client is aborted instead.
+        """
+        transport = client.transport
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()
+            return
         with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
             await client.ws.close(code=code, message=reason.encode()[:120])
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()
 
     async def reap(self) -> None:
         """Ping idle connections and close the ones that don't answer, forever."""
@@ -178,7 +217,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         compress=False,  # one encoding per broadcast, not one deflate per client
         autoping=False,  # we answer pings ourselves so that they count as activity
         max_msg_size=config.max_message_size,
-        writer_limit=config.max_write_buffer * 2,
+        writer_limit=_NEVER_DRAIN,
     )
     if not ws.can_prepare(request).ok:
         return web.json_response(

@@ -92,8 +92,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-write-buffer",
         type=int,
         default=_DEFAULTS.max_write_buffer,
-        help="bytes queued to a client that stopped reading before it is dropped with 4100 "
-        "(default %(default)s)",
+        help="bytes held for a client that stopped reading; past it the client is dropped "
+        "(aborted) and nobody else waits for it (default %(default)s)",
     )
 
     limits = parser.add_argument_group("limits")

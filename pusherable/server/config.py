@@ -107,7 +107,8 @@ class ServerConfig:
     webhook_batch_size: int = 50
     #: Seconds a cached event of a ``cache-`` channel is kept.
     cache_ttl: int = 1800
-    #: Bytes queued to one slow client before it is dropped with 4100 (backoff and retry).
+    #: Bytes held for a client that stopped reading; a frame that would pass it drops
+    #: (aborts) the client. Broadcasts never wait for any client.
     max_write_buffer: int = 4_194_304
 
     def __post_init__(self) -> None:
