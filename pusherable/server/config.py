@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["AppConfig", "ConfigError", "Limits", "ServerConfig"]
 
-_APP_ID_RE = re.compile(r"^[0-9]+$")
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Matched with fullmatch: ``$`` would also accept a trailing newline.
+_APP_ID_RE = re.compile(r"[0-9]+")
+_KEY_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class ConfigError(ValueError):
@@ -67,9 +68,9 @@ class AppConfig:
 
     def __post_init__(self) -> None:
         # pusher-http-python refuses a non-numeric app id ("Invalid app id").
-        if not _APP_ID_RE.match(self.app_id or ""):
+        if not _APP_ID_RE.fullmatch(self.app_id or ""):
             raise ConfigError(f"the app id must be digits only, got {self.app_id!r}")
-        if not _KEY_RE.match(self.key or ""):
+        if not _KEY_RE.fullmatch(self.key or ""):
             raise ConfigError(
                 "the app key must be non-empty and use only letters, digits, '_', '.' and '-'"
             )
