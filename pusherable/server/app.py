@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 from .config import ServerConfig
 from .frames import Action, Close, Publish, Send, Webhook, error_frame
 from .http_api import handle_request
+from .listener import ConnectionGuard
 from .protocol import (
     CLOSE_APP_DISABLED,
     CLOSE_GOING_AWAY,
@@ -82,7 +83,13 @@ class Server:
             )
         self.by_key = {runtime.protocol.app.key: runtime for runtime in self.apps.values()}
         self.shutting_down = False
+        #: Set by :func:`~.cli.serve` when it owns the listening socket.
+        self.guard: ConnectionGuard | None = None
         self._background: set[asyncio.Task[None]] = set()
+
+    def open_connections(self) -> int:
+        """WebSocket connections open on every app."""
+        return sum(len(runtime.clients) for runtime in self.apps.values())
 
     @property
     def protocols(self) -> dict[str, AppProtocol]:
@@ -283,9 +290,13 @@ async def api_handler(request: web.Request) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > config.max_request_size:
         return _api_json(request, 413, {"error": "Request body too large", "code": 413})
     try:
-        body = await request.read()
+        body = await asyncio.wait_for(request.read(), config.body_timeout)
     except web.HTTPRequestEntityTooLarge:
         return _api_json(request, 413, {"error": "Request body too large", "code": 413})
+    except asyncio.TimeoutError:
+        response = _api_json(request, 408, {"error": "Request body too slow", "code": 408})
+        response.force_close()
+        return response
     raw_path = request.raw_path.split("?", 1)[0]
     result = handle_request(
         server.protocols,
@@ -345,9 +356,20 @@ async def _stop_background(app: web.Application) -> None:
         await runtime.webhooks.close()
 
 
+@web.middleware
+async def _request_started(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    # Its headers arrived: the connection is no longer half-open.
+    guard = request.app[SERVER].guard
+    if guard is not None:
+        guard.started(request.protocol)
+    return await handler(request)
+
+
 def create_app(config: ServerConfig) -> web.Application:
     """Build the aiohttp application of a server for *config*."""
-    app = web.Application(client_max_size=config.max_request_size)
+    app = web.Application(client_max_size=config.max_request_size, middlewares=[_request_started])
     app[SERVER] = Server(config)
     app.router.add_get(config.path_prefix + "/app/{key}", websocket_handler)
     app.router.add_route("*", "/apps/{tail:.*}", api_handler)
