@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from .config import ServerConfig
 from .frames import Action, Close, Publish, Send, Webhook, error_frame
 from .http_api import handle_request
 from .listener import ConnectionGuard
+from .memory import MemoryReleaser
 from .protocol import (
     CLOSE_APP_DISABLED,
     CLOSE_GOING_AWAY,
@@ -31,7 +32,6 @@ from .protocol import (
     AppProtocol,
     check_protocol_version,
 )
-from .registry import Connection
 from .webhooks import WebhookSender
 
 __all__ = ["SERVER", "AppRuntime", "Client", "Server", "create_app"]
@@ -85,6 +85,7 @@ class Server:
         self.shutting_down = False
         #: Set by :func:`~.cli.serve` when it owns the listening socket.
         self.guard: ConnectionGuard | None = None
+        self.memory = MemoryReleaser()
         self._background: set[asyncio.Task[None]] = set()
 
     def open_connections(self) -> int:
@@ -203,6 +204,7 @@ class Server:
                     if actions:
                         await self.execute(runtime, actions)
                 protocol.registry.expire_cache(now)
+            self.memory.observe(self.open_connections())
 
 
 SERVER = web.AppKey("pusherable_server", Server)
@@ -251,36 +253,31 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     logger.debug("connection opened", extra={"socket_id": connection.socket_id})
     try:
         await server.execute(runtime, actions)
-        await _read_frames(server, runtime, connection, ws)
+        # The read loop is inline, not a helper: each awaiting frame lives as long
+        # as the connection, and there is one per socket.
+        async for message in ws:
+            now = time.monotonic()
+            if message.type is WSMsgType.TEXT:
+                actions = protocol.receive(connection, message.data, now)
+            elif message.type is WSMsgType.BINARY:
+                actions = protocol.receive_binary(connection, now)
+            elif message.type is WSMsgType.PING:
+                protocol.seen(connection, now)
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.pong(message.data)
+                continue
+            elif message.type is WSMsgType.PONG:
+                protocol.seen(connection, now)
+                continue
+            else:  # ERROR (e.g. a message over max_message_size: aiohttp closes with 1009)
+                break
+            if actions:
+                await server.execute(runtime, actions)
     finally:
         runtime.clients.pop(connection.socket_id, None)
         await server.execute(runtime, protocol.disconnect(connection))
         logger.debug("connection closed", extra={"socket_id": connection.socket_id})
     return ws
-
-
-async def _read_frames(
-    server: Server, runtime: AppRuntime, connection: Connection, ws: web.WebSocketResponse
-) -> None:
-    protocol = runtime.protocol
-    async for message in ws:
-        now = time.monotonic()
-        if message.type is WSMsgType.TEXT:
-            actions = protocol.receive(connection, message.data, now)
-        elif message.type is WSMsgType.BINARY:
-            actions = protocol.receive_binary(connection, now)
-        elif message.type is WSMsgType.PING:
-            protocol.seen(connection, now)
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.pong(message.data)
-            continue
-        elif message.type is WSMsgType.PONG:
-            protocol.seen(connection, now)
-            continue
-        else:  # ERROR (e.g. a message over max_message_size: aiohttp closes with 1009)
-            break
-        if actions:
-            await server.execute(runtime, actions)
 
 
 async def api_handler(request: web.Request) -> web.StreamResponse:
@@ -356,20 +353,19 @@ async def _stop_background(app: web.Application) -> None:
         await runtime.webhooks.close()
 
 
-@web.middleware
-async def _request_started(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    # Its headers arrived: the connection is no longer half-open.
+async def _request_started(request: web.Request, response: web.StreamResponse) -> None:
+    # The server answers its first request: the connection is no longer half-open.
+    # (A signal rather than a middleware: a middleware's frame would live as long
+    # as each WebSocket.)
     guard = request.app[SERVER].guard
     if guard is not None:
         guard.started(request.protocol)
-    return await handler(request)
 
 
 def create_app(config: ServerConfig) -> web.Application:
     """Build the aiohttp application of a server for *config*."""
-    app = web.Application(client_max_size=config.max_request_size, middlewares=[_request_started])
+    app = web.Application(client_max_size=config.max_request_size)
+    app.on_response_prepare.append(_request_started)
     app[SERVER] = Server(config)
     app.router.add_get(config.path_prefix + "/app/{key}", websocket_handler)
     app.router.add_route("*", "/apps/{tail:.*}", api_handler)

@@ -8,6 +8,7 @@ rule is unit-tested without sockets; times are passed in (monotonic seconds).
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from .config import AppConfig, ServerConfig
@@ -440,6 +441,8 @@ class AppProtocol:
         if not self.registry.is_subscribed(connection, channel):
             return reject(CLOSE_UNAUTHORIZED, f"Not subscribed to {channel}")
         times = connection.client_event_times
+        if times is None:
+            times = connection.client_event_times = deque()
         while times and now - times[0] >= 1.0:
             times.popleft()
         if len(times) >= self.limits.client_events_per_second:
