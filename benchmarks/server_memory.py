@@ -65,9 +65,19 @@ def rss_kib(pid: int) -> int:
 
 
 def raise_file_limit(needed: int) -> None:
+    """Raise the open-file limit to *needed* (servers started from here inherit it).
+
+    The hard limit can only go up with privileges (root, CAP_SYS_RESOURCE).
+    """
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < needed:
-        raise SystemExit(f"the open file limit ({hard}) is below {needed}: raise it first")
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+        except (ValueError, OSError):
+            raise SystemExit(
+                f"the open file limit ({hard}) is below {needed}: raise it first"
+            ) from None
+        return
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
