@@ -182,6 +182,8 @@ class WebhookView(JsonEndpoint):
         except ConfigurationError as exc:
             logger.error("pusherable: %s", exc)
             return error_response("Webhooks are not configured on the server.", 503)
+        except webhooks.InvalidWebhook as exc:
+            return error_response(str(exc), 400)
         if payload is None:
             return error_response("Invalid webhook signature, key or time.", 401)
         return JsonResponse({"ok": True, "handled": webhooks.dispatch(payload)})

@@ -18,7 +18,7 @@ from . import api, presence, signals
 from .channels import ParsedChannel, parse_channel
 from .exceptions import PusherableError
 
-__all__ = ["EVENT_SIGNALS", "dispatch", "dispatch_event", "verify"]
+__all__ = ["EVENT_SIGNALS", "InvalidWebhook", "dispatch", "dispatch_event", "verify"]
 
 logger = logging.getLogger("pusherable")
 
@@ -34,11 +34,16 @@ EVENT_SIGNALS: dict[str, Signal] = {
 _ENCRYPTED_PREFIX = "private-encrypted-"
 
 
+class InvalidWebhook(PusherableError, ValueError):
+    """A correctly signed webhook whose body cannot be read (the view answers 400)."""
+
+
 def verify(request: HttpRequest) -> dict[str, Any] | None:
     """The webhook's body as a dict if Pusher signed it, else ``None``.
 
     The signature covers the raw bytes, so ``request.body`` is checked as received,
-    never re-serialized.
+    never re-serialized. Raise :exc:`InvalidWebhook` for a signed body that cannot
+    be decoded.
     """
     key = request.headers.get("X-Pusher-Key")
     signature = request.headers.get("X-Pusher-Signature")
@@ -46,6 +51,10 @@ def verify(request: HttpRequest) -> dict[str, Any] | None:
         return None
     try:
         body = api.get_client().validate_webhook(key=key, signature=signature, body=request.body)
+    except RecursionError:
+        # The library decodes the JSON only once the signature matched: a signed
+        # body nested deeper than the interpreter can decode is a bad request.
+        raise InvalidWebhook("The webhook body is nested too deeply to decode.") from None
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
         # Non-UTF-8 bodies, non-ASCII signatures, JSON that is not an object.
         return None

@@ -20,10 +20,11 @@ from aiohttp import WSMsgType, web
 from .config import ServerConfig
 from .frames import Action, Close, Publish, Send, Webhook, error_frame
 from .http_api import handle_request
+from .listener import ConnectionGuard
+from .memory import MemoryReleaser
 from .protocol import (
     CLOSE_APP_DISABLED,
     CLOSE_GOING_AWAY,
-    CLOSE_OVER_CAPACITY,
     CLOSE_OVER_QUOTA,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNKNOWN_APP,
@@ -31,7 +32,6 @@ from .protocol import (
     AppProtocol,
     check_protocol_version,
 )
-from .registry import Connection
 from .webhooks import WebhookSender
 
 __all__ = ["SERVER", "AppRuntime", "Client", "Server", "create_app"]
@@ -39,12 +39,21 @@ __all__ = ["SERVER", "AppRuntime", "Client", "Server", "create_app"]
 logger = logging.getLogger("pusherable.server")
 
 
-@dataclass
+# aiohttp's writer awaits the transport's drain once it wrote this many bytes since
+# its last check, which would make a broadcast wait on whichever client stopped
+# reading. Past this (never reached) budget it would; the server applies its own
+# per-client limit instead (Server.send), without awaiting anyone.
+_NEVER_DRAIN = 2**62
+
+
 class Client:
     """A connected WebSocket and the transport used to spot slow consumers."""
 
-    ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
+    __slots__ = ("transport", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        self.ws = ws
+        self.transport = transport
 
 
 @dataclass
@@ -74,7 +83,14 @@ class Server:
             )
         self.by_key = {runtime.protocol.app.key: runtime for runtime in self.apps.values()}
         self.shutting_down = False
+        #: Set by :func:`~.cli.serve` when it owns the listening socket.
+        self.guard: ConnectionGuard | None = None
+        self.memory = MemoryReleaser()
         self._background: set[asyncio.Task[None]] = set()
+
+    def open_connections(self) -> int:
+        """WebSocket connections open on every app."""
+        return sum(len(runtime.clients) for runtime in self.apps.values())
 
     @property
     def protocols(self) -> dict[str, AppProtocol]:
@@ -126,22 +142,53 @@ class Server:
     async def send(
         self, runtime: AppRuntime, socket_id: str, client: Client, payload: bytes
     ) -> None:
-        """Write one text frame, dropping a client that stopped reading."""
+        """Write one text frame, dropping a client that stopped reading.
+
+        Never waits for the client: the frame goes to the transport's buffer (the
+        writer never drains, see :data:`_NEVER_DRAIN`), so one stalled socket can't
+        hold up a broadcast, the HTTP request behind it, or any other client. A
+        client whose unsent bytes would pass ``max_write_buffer`` is aborted.
+        """
         transport = client.transport
         if client.ws.closed or transport is None or transport.is_closing():
             return
-        if transport.get_write_buffer_size() > self.config.max_write_buffer:  # type: ignore[attr-defined]
-            logger.warning("slow client dropped", extra={"socket_id": socket_id})
-            runtime.clients.pop(socket_id, None)
-            self.spawn(self.close(client, CLOSE_OVER_CAPACITY, "Client too slow"))
+        pending = transport.get_write_buffer_size()
+        if pending + len(payload) > self.config.max_write_buffer:
+            self.drop(runtime, socket_id, client, pending)
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await client.ws.send_frame(payload, WSMsgType.TEXT)
 
+    def drop(self, runtime: AppRuntime, socket_id: str, client: Client, pending: int) -> None:
+        """Abort a client that stopped reading.
+
+        A close frame would queue behind the megabytes it isn't reading, and a clean
+        close would wait for its answer; aborting frees the buffer at once. The
+        connection's handler then sees the socket end and cleans up as for any close
+        (channels left, presence and webhooks). pusher-js reconnects after a second.
+        """
+        logger.warning(
+            "slow client dropped", extra={"socket_id": socket_id, "unsent_bytes": pending}
+        )
+        runtime.clients.pop(socket_id, None)
+        if client.transport is not None:
+            client.transport.abort()
+
     async def close(self, client: Client, code: int, reason: str) -> None:
-        """Close one socket with *code* (errors of an already dead socket are ignored)."""
+        """Close one socket with *code* (errors of an already dead socket are ignored).
+
+        A transport still holding unsent bytes would only close once the client read
+        them (a stalled client never does), and the close frame would queue behind
+        them: such a client is aborted instead.
+        """
+        transport = client.transport
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()
+            return
         with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
             await client.ws.close(code=code, message=reason.encode()[:120])
+        if transport is not None and transport.get_write_buffer_size():
+            transport.abort()
 
     async def reap(self) -> None:
         """Ping idle connections and close the ones that don't answer, forever."""
@@ -157,6 +204,7 @@ class Server:
                     if actions:
                         await self.execute(runtime, actions)
                 protocol.registry.expire_cache(now)
+            self.memory.observe(self.open_connections())
 
 
 SERVER = web.AppKey("pusherable_server", Server)
@@ -178,7 +226,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         compress=False,  # one encoding per broadcast, not one deflate per client
         autoping=False,  # we answer pings ourselves so that they count as activity
         max_msg_size=config.max_message_size,
-        writer_limit=config.max_write_buffer * 2,
+        writer_limit=_NEVER_DRAIN,
     )
     if not ws.can_prepare(request).ok:
         return web.json_response(
@@ -205,36 +253,31 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     logger.debug("connection opened", extra={"socket_id": connection.socket_id})
     try:
         await server.execute(runtime, actions)
-        await _read_frames(server, runtime, connection, ws)
+        # The read loop is inline, not a helper: each awaiting frame lives as long
+        # as the connection, and there is one per socket.
+        async for message in ws:
+            now = time.monotonic()
+            if message.type is WSMsgType.TEXT:
+                actions = protocol.receive(connection, message.data, now)
+            elif message.type is WSMsgType.BINARY:
+                actions = protocol.receive_binary(connection, now)
+            elif message.type is WSMsgType.PING:
+                protocol.seen(connection, now)
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.pong(message.data)
+                continue
+            elif message.type is WSMsgType.PONG:
+                protocol.seen(connection, now)
+                continue
+            else:  # ERROR (e.g. a message over max_message_size: aiohttp closes with 1009)
+                break
+            if actions:
+                await server.execute(runtime, actions)
     finally:
         runtime.clients.pop(connection.socket_id, None)
         await server.execute(runtime, protocol.disconnect(connection))
         logger.debug("connection closed", extra={"socket_id": connection.socket_id})
     return ws
-
-
-async def _read_frames(
-    server: Server, runtime: AppRuntime, connection: Connection, ws: web.WebSocketResponse
-) -> None:
-    protocol = runtime.protocol
-    async for message in ws:
-        now = time.monotonic()
-        if message.type is WSMsgType.TEXT:
-            actions = protocol.receive(connection, message.data, now)
-        elif message.type is WSMsgType.BINARY:
-            actions = protocol.receive_binary(connection, now)
-        elif message.type is WSMsgType.PING:
-            protocol.seen(connection, now)
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await ws.pong(message.data)
-            continue
-        elif message.type is WSMsgType.PONG:
-            protocol.seen(connection, now)
-            continue
-        else:  # ERROR (e.g. a message over max_message_size: aiohttp closes with 1009)
-            break
-        if actions:
-            await server.execute(runtime, actions)
 
 
 async def api_handler(request: web.Request) -> web.StreamResponse:
@@ -244,9 +287,13 @@ async def api_handler(request: web.Request) -> web.StreamResponse:
     if request.content_length is not None and request.content_length > config.max_request_size:
         return _api_json(request, 413, {"error": "Request body too large", "code": 413})
     try:
-        body = await request.read()
+        body = await asyncio.wait_for(request.read(), config.body_timeout)
     except web.HTTPRequestEntityTooLarge:
         return _api_json(request, 413, {"error": "Request body too large", "code": 413})
+    except asyncio.TimeoutError:
+        response = _api_json(request, 408, {"error": "Request body too slow", "code": 408})
+        response.force_close()
+        return response
     raw_path = request.raw_path.split("?", 1)[0]
     result = handle_request(
         server.protocols,
@@ -306,9 +353,19 @@ async def _stop_background(app: web.Application) -> None:
         await runtime.webhooks.close()
 
 
+async def _request_started(request: web.Request, response: web.StreamResponse) -> None:
+    # The server answers its first request: the connection is no longer half-open.
+    # (A signal rather than a middleware: a middleware's frame would live as long
+    # as each WebSocket.)
+    guard = request.app[SERVER].guard
+    if guard is not None:
+        guard.started(request.protocol)
+
+
 def create_app(config: ServerConfig) -> web.Application:
     """Build the aiohttp application of a server for *config*."""
     app = web.Application(client_max_size=config.max_request_size)
+    app.on_response_prepare.append(_request_started)
     app[SERVER] = Server(config)
     app.router.add_get(config.path_prefix + "/app/{key}", websocket_handler)
     app.router.add_route("*", "/apps/{tail:.*}", api_handler)

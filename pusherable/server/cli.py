@@ -80,7 +80,16 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-connections",
         type=int,
         default=None,
-        help="connections the app may hold; more are refused with 4004 (default: no limit)",
+        help="connections the app may hold, half-open ones (handshake not finished) "
+        "included; more are refused with 4004, or dropped at accept when half-open ones "
+        "fill the limit (default: no limit)",
+    )
+    conn.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=_DEFAULTS.handshake_timeout,
+        help="seconds a new connection has to send its WebSocket handshake or HTTP request "
+        "headers before it is closed (default %(default)s)",
     )
     conn.add_argument(
         "--max-message-size",
@@ -92,8 +101,8 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-write-buffer",
         type=int,
         default=_DEFAULTS.max_write_buffer,
-        help="bytes queued to a client that stopped reading before it is dropped with 4100 "
-        "(default %(default)s)",
+        help="bytes held for a client that stopped reading; past it the client is dropped "
+        "(aborted) and nobody else waits for it (default %(default)s)",
     )
 
     limits = parser.add_argument_group("limits")
@@ -158,6 +167,18 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=_DEFAULTS.max_request_size,
         help="largest HTTP API request body, bytes (default %(default)s)",
+    )
+    http.add_argument(
+        "--body-timeout",
+        type=float,
+        default=_DEFAULTS.body_timeout,
+        help="seconds an HTTP API request has to send its body, else 408 (default %(default)s)",
+    )
+    http.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=_DEFAULTS.keepalive_timeout,
+        help="seconds an idle HTTP keep-alive connection stays open (default %(default)s)",
     )
     http.add_argument(
         "--timestamp-window",
@@ -284,6 +305,9 @@ def config_from_args(
         webhook_batch_size=args.webhook_batch_size,
         cache_ttl=args.cache_ttl,
         max_write_buffer=args.max_write_buffer,
+        handshake_timeout=args.handshake_timeout,
+        body_timeout=args.body_timeout,
+        keepalive_timeout=args.keepalive_timeout,
     )
 
 
@@ -311,19 +335,41 @@ async def serve(
     """
     from aiohttp import web
 
-    from .app import create_app
+    from .app import SERVER, create_app
+    from .listener import AcceptErrorThrottle, ConnectionGuard, sweep_forever
 
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=5,
+        keepalive_timeout=config.keepalive_timeout,
+    )
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    stop = stop or asyncio.Event()
+    assert runner.server is not None
+    server = app[SERVER]
+    guard = ConnectionGuard(
+        runner.server,
+        handshake_timeout=config.handshake_timeout,
+        limit=config.max_connections,
+        open_connections=server.open_connections,
+    )
+    server.guard = guard
+    server.spawn(sweep_forever(guard))
     loop = asyncio.get_running_loop()
+    throttle = AcceptErrorThrottle()
+    loop.set_exception_handler(throttle)
+    # Our own listening socket instead of aiohttp's TCPSite, so that every accepted
+    # connection goes through the guard.
+    listener = await loop.create_server(
+        guard, config.host, config.port, reuse_address=True, backlog=512
+    )
+    stop = stop or asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    host, port = runner.addresses[0][:2]
+    host, port = listener.sockets[0].getsockname()[:2]
     url = f"http://{host}:{port}"
     logger.info("server ready", extra={"url": url, "apps": [a.app_id for a in config.apps]})
     if ready is not None:
@@ -332,6 +378,8 @@ async def serve(
         await stop.wait()
     finally:
         logger.info("shutting down")
+        listener.close()
+        throttle.listener_closed = True
         await runner.cleanup()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["AppConfig", "ConfigError", "Limits", "ServerConfig"]
 
-_APP_ID_RE = re.compile(r"^[0-9]+$")
-_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Matched with fullmatch: ``$`` would also accept a trailing newline.
+_APP_ID_RE = re.compile(r"[0-9]+")
+_KEY_RE = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class ConfigError(ValueError):
@@ -67,9 +68,9 @@ class AppConfig:
 
     def __post_init__(self) -> None:
         # pusher-http-python refuses a non-numeric app id ("Invalid app id").
-        if not _APP_ID_RE.match(self.app_id or ""):
+        if not _APP_ID_RE.fullmatch(self.app_id or ""):
             raise ConfigError(f"the app id must be digits only, got {self.app_id!r}")
-        if not _KEY_RE.match(self.key or ""):
+        if not _KEY_RE.fullmatch(self.key or ""):
             raise ConfigError(
                 "the app key must be non-empty and use only letters, digits, '_', '.' and '-'"
             )
@@ -107,7 +108,17 @@ class ServerConfig:
     webhook_batch_size: int = 50
     #: Seconds a cached event of a ``cache-`` channel is kept.
     cache_ttl: int = 1800
-    #: Bytes queued to one slow client before it is dropped with 4100 (backoff and retry).
+    #: Seconds a new TCP connection has to deliver its first request (the WebSocket
+    #: handshake or an HTTP API request's headers) before it is closed (nginx's
+    #: ``client_header_timeout`` is 60 s).
+    handshake_timeout: float = 60.0
+    #: Seconds an HTTP API request has to deliver its body before a 408.
+    body_timeout: float = 60.0
+    #: Seconds an idle HTTP keep-alive connection stays open (nginx: 75 s; aiohttp's
+    #: own default, about an hour, would hold descriptors for nothing).
+    keepalive_timeout: float = 75.0
+    #: Bytes held for a client that stopped reading; a frame that would pass it drops
+    #: (aborts) the client. Broadcasts never wait for any client.
     max_write_buffer: int = 4_194_304
 
     def __post_init__(self) -> None:
@@ -130,8 +141,22 @@ class ServerConfig:
         for name in ("max_message_size", "max_request_size", "webhook_batch_size", "cache_ttl"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        for name in ("handshake_timeout", "body_timeout", "keepalive_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
         if self.timestamp_window < 0 or self.webhook_debounce < 0:
             raise ConfigError("timestamp_window and webhook_debounce must not be negative")
+
+    @property
+    def max_connections(self) -> int | None:
+        """Connections the whole server holds at most: the apps' limits added up.
+
+        ``None`` (no limit) when any app has none. Half-open connections count.
+        """
+        limits = [app.limits.max_connections for app in self.apps]
+        if any(limit is None for limit in limits):
+            return None
+        return sum(limit for limit in limits if limit is not None)
 
     def app_by_key(self, key: str) -> AppConfig | None:
         """Return the app whose key is *key*, or ``None``."""

@@ -9,14 +9,13 @@ carries out. Every response, errors included, has a JSON body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from .frames import Action, Publish, encode_frame
+from .frames import Action, InvalidJSON, Publish, encode_frame, parse_json
 from .naming import (
     SERVER_TO_USER_PREFIX,
     ChannelType,
@@ -29,20 +28,22 @@ from .signatures import body_md5, constant_time_equal, sign_request
 
 __all__ = ["ApiResponse", "handle_request", "match_route"]
 
-_SOCKET_ID_RE = re.compile(r"^\d+\.\d+$")
+# Patterns are matched with fullmatch: ``$`` would also accept a trailing newline,
+# and ``\d`` any Unicode digit.
+_SOCKET_ID_RE = re.compile(r"[0-9]+\.[0-9]+")
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("POST", re.compile(r"^/apps/(?P<app_id>[^/]+)/events$"), "events"),
-    ("POST", re.compile(r"^/apps/(?P<app_id>[^/]+)/batch_events$"), "batch_events"),
-    ("GET", re.compile(r"^/apps/(?P<app_id>[^/]+)/channels$"), "channels"),
-    ("GET", re.compile(r"^/apps/(?P<app_id>[^/]+)/channels/(?P<channel>[^/]+)$"), "channel"),
-    ("GET", re.compile(r"^/apps/(?P<app_id>[^/]+)/channels/(?P<channel>[^/]+)/users$"), "users"),
+    ("POST", re.compile(r"/apps/(?P<app_id>[^/]+)/events"), "events"),
+    ("POST", re.compile(r"/apps/(?P<app_id>[^/]+)/batch_events"), "batch_events"),
+    ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)/channels"), "channels"),
+    ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)/channels/(?P<channel>[^/]+)"), "channel"),
+    ("GET", re.compile(r"/apps/(?P<app_id>[^/]+)/channels/(?P<channel>[^/]+)/users"), "users"),
     (
         "POST",
-        re.compile(r"^/apps/(?P<app_id>[^/]+)/users/(?P<user_id>[^/]+)/terminate_connections$"),
+        re.compile(r"/apps/(?P<app_id>[^/]+)/users/(?P<user_id>[^/]+)/terminate_connections"),
         "terminate",
     ),
     # pusher-http-python 3.3.4 posts here, without /apps/{id}: the app is found by auth_key.
-    ("POST", re.compile(r"^/users/(?P<user_id>[^/]+)/terminate_connections$"), "terminate"),
+    ("POST", re.compile(r"/users/(?P<user_id>[^/]+)/terminate_connections"), "terminate"),
 ]
 
 
@@ -76,7 +77,7 @@ def match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     decoded = unquote(path)
     path_known = False
     for route_method, pattern, name in _ROUTES:
-        match = pattern.match(decoded)
+        match = pattern.fullmatch(decoded)
         if match is None:
             continue
         path_known = True
@@ -128,9 +129,9 @@ def _authenticate(
 
 def _json_body(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise _ApiError(400, "The body must be a JSON object") from None
+        value = parse_json(body)
+    except InvalidJSON as error:
+        raise _ApiError(400, f"The body must be a JSON object: {error}") from None
     if not isinstance(value, dict):
         raise _ApiError(400, "The body must be a JSON object")
     return value
@@ -212,7 +213,7 @@ def _validate_event(app: AppProtocol, item: Any, *, batch: bool) -> _Event:
         raise _ApiError(400, "Encrypted channels must be triggered one at a time")
     socket_id = item.get("socket_id")
     if socket_id is not None and (
-        not isinstance(socket_id, str) or not _SOCKET_ID_RE.match(socket_id)
+        not isinstance(socket_id, str) or not _SOCKET_ID_RE.fullmatch(socket_id)
     ):
         raise _ApiError(400, "Invalid socket_id")
     info = _parse_info(item.get("info"))

@@ -15,7 +15,8 @@ __all__ = [
 ]
 
 SERVER_TO_USER_PREFIX = "#server-to-user-"
-_NAME_RE = re.compile(r"^[-a-zA-Z0-9_=@,.;]+$")
+# Matched with fullmatch: ``$`` would also accept a trailing newline ("abc\n").
+_NAME_RE = re.compile(r"[-a-zA-Z0-9_=@,.;]+")
 
 
 class ChannelType(enum.Enum):
@@ -67,8 +68,8 @@ def is_valid_channel_name(name: object, max_length: int) -> bool:
         return False
     if name.startswith(SERVER_TO_USER_PREFIX):
         rest = name[len(SERVER_TO_USER_PREFIX) :]
-        return bool(rest) and _NAME_RE.match(rest) is not None
-    return _NAME_RE.match(name) is not None
+        return _NAME_RE.fullmatch(rest) is not None
+    return _NAME_RE.fullmatch(name) is not None
 
 
 def server_to_user_channel(user_id: str) -> str:

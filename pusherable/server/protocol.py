@@ -8,11 +8,22 @@ rule is unit-tested without sockets; times are passed in (monotonic seconds).
 
 from __future__ import annotations
 
-import json
+from collections import deque
 from typing import Any
 
 from .config import AppConfig, ServerConfig
-from .frames import Action, Close, Publish, Send, Webhook, encode_data, encode_frame, error_frame
+from .frames import (
+    Action,
+    Close,
+    InvalidJSON,
+    Publish,
+    Send,
+    Webhook,
+    encode_data,
+    encode_frame,
+    error_frame,
+    parse_json,
+)
 from .naming import (
     SERVER_TO_USER_PREFIX,
     ChannelType,
@@ -74,8 +85,8 @@ def _decode_data(data: Any) -> Any:
     # Clients may send ``data`` as an object or as a JSON-encoded string.
     if isinstance(data, str):
         try:
-            return json.loads(data)
-        except ValueError:
+            return parse_json(data)
+        except InvalidJSON:
             return data
     return data
 
@@ -161,20 +172,31 @@ class AppProtocol:
     def receive(self, connection: Connection, text: str, now: float) -> list[Action]:
         """Handle one text frame from *connection*."""
         self.seen(connection, now)
+        sid = connection.socket_id
         try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
+            message = parse_json(text)
+        except InvalidJSON as error:
+            return [Send(sid, error_frame(ERROR_INVALID_MESSAGE, f"Invalid message: {error}"))]
         if not isinstance(message, dict) or not isinstance(message.get("event"), str):
             return [
                 Send(
-                    connection.socket_id,
+                    sid,
                     error_frame(
                         ERROR_INVALID_MESSAGE,
                         "Invalid message format: expected a JSON object with an 'event' string",
                     ),
                 )
             ]
+        try:
+            return self._dispatch(connection, message, now)
+        except RecursionError:
+            # parse_json let it through, but re-encoding ``data`` (client events)
+            # nests one level deeper than decoding it did.
+            return [Send(sid, error_frame(ERROR_INVALID_MESSAGE, "The JSON is nested too deeply"))]
+
+    def _dispatch(
+        self, connection: Connection, message: dict[str, Any], now: float
+    ) -> list[Action]:
         event: str = message["event"]
         data = _decode_data(message.get("data"))
         if event == "pusher:ping":
@@ -248,8 +270,8 @@ class AppProtocol:
     ) -> list[Action]:
         sid = connection.socket_id
         try:
-            member = json.loads(channel_data)
-        except ValueError:
+            member = parse_json(channel_data)
+        except InvalidJSON:
             member = None
         user_id = member.get("user_id") if isinstance(member, dict) else None
         if isinstance(user_id, bool) or not isinstance(user_id, (str, int, float)):
@@ -359,8 +381,8 @@ class AppProtocol:
             problem = "Invalid signature for pusher:signin"
         else:
             try:
-                user = json.loads(user_data)
-            except ValueError:
+                user = parse_json(user_data)
+            except InvalidJSON:
                 user = None
             user_id = user.get("id") if isinstance(user, dict) else None
             if not isinstance(user_id, str) or not user_id:
@@ -419,6 +441,8 @@ class AppProtocol:
         if not self.registry.is_subscribed(connection, channel):
             return reject(CLOSE_UNAUTHORIZED, f"Not subscribed to {channel}")
         times = connection.client_event_times
+        if times is None:
+            times = connection.client_event_times = deque()
         while times and now - times[0] >= 1.0:
             times.popleft()
         if len(times) >= self.limits.client_events_per_second:

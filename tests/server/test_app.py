@@ -307,37 +307,40 @@ def test_webhooks_are_batched_signed_retried_and_debounced() -> None:
     asyncio.run(scenario())
 
 
-def test_slow_client_is_dropped_with_4100_instead_of_blocking() -> None:
+def test_slow_client_is_aborted_instead_of_blocking() -> None:
     from pusherable.server.app import Client, Server
 
     class FakeTransport:
+        aborted = False
+
         def is_closing(self) -> bool:
-            return False
+            return self.aborted
 
         def get_write_buffer_size(self) -> int:
             return 1_000
 
+        def abort(self) -> None:
+            self.aborted = True
+
     class FakeWebSocket:
         closed = False
         sent: list[bytes] = []
-        close_code: int | None = None
 
         async def send_frame(self, payload: bytes, opcode: Any) -> None:
             self.sent.append(payload)
 
-        async def close(self, code: int, message: bytes) -> None:
-            self.close_code = code
-
     async def scenario() -> None:
-        server = Server(config(max_write_buffer=100))
+        server = Server(config(max_write_buffer=1_004))
         runtime = server.apps["11"]
-        ws = FakeWebSocket()
-        client = Client(ws, FakeTransport())  # type: ignore[arg-type]
+        ws, transport = FakeWebSocket(), FakeTransport()
+        client = Client(ws, transport)  # type: ignore[arg-type]
         runtime.clients["1.1"] = client
-        await server.send(runtime, "1.1", client, b"frame")
-        await asyncio.sleep(0)
-        assert ws.sent == []
-        assert ws.close_code == 4100
+        await server.send(runtime, "1.1", client, b"four")  # 1,004 bytes: still fits
+        assert ws.sent == [b"four"]
+        assert not transport.aborted
+        await server.send(runtime, "1.1", client, b"frame")  # 1,005 bytes: too many
+        assert ws.sent == [b"four"]
+        assert transport.aborted
         assert "1.1" not in runtime.clients
 
     asyncio.run(scenario())
