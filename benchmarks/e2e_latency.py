@@ -10,7 +10,13 @@ announcing the event is read (so it includes that last pipe hop, tens of µs).
 
 Side by side in the same run, interleaved event by event, the same trigger sent
 with the ``pusher`` library alone (no Django, no view) shows what the view and the
-delivery path add. Run from the project root::
+delivery path add: through the library's default ``requests`` transport (what
+``pusher.trigger`` costs a project that uses the library directly), and through
+the backend's own urllib3 transport (what the delivery path adds on top of the
+transport itself). A third baseline renders the same page without the mixin and
+then sends the event with ``pusher.trigger`` through urllib3, as a project without
+this library would: the page's own time plus the transport, so that the ratio to
+it is what the library adds. Run from the project root::
 
     .venv/bin/python benchmarks/e2e_latency.py [--events 1000] [--warmup 100]
         [--backend-options '{"linger": 0}']
@@ -82,7 +88,17 @@ class BenchArticleView(PusherDetailMixin, DetailView):
         return payload
 
 
-urlpatterns = [path("bench/<int:pk>/", BenchArticleView.as_view(), name="bench-article")]
+class PlainArticleView(DetailView):
+    """The same page without the mixin: the view's own time, for the baseline."""
+
+    model = Article
+    template_name = "testapp/article_detail.html"
+
+
+urlpatterns = [
+    path("bench/<int:pk>/", BenchArticleView.as_view(), name="bench-article"),
+    path("plain/<int:pk>/", PlainArticleView.as_view(), name="plain-article"),
+]
 
 
 class Receiver:
@@ -155,11 +171,18 @@ def deliveries(options: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def measure(
     receiver: Receiver, server: Any, channel: str, article: Article, warmup: int, events: int
-) -> tuple[list[float], list[float]]:
-    """Latencies (ms) through the view and through ``pusher.trigger``, interleaved."""
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Latencies (ms) through the view, through ``pusher.trigger`` with the library's
+    default transport and with the backend's urllib3 transport, and through the plain
+    view followed by that trigger, interleaved."""
+    import pusher
+
+    from pusherable.backends.http import Urllib3Transport
+
     client = Client()
     url = f"/bench/{article.pk}/"
     raw_client = server.pusher_client()
+    urllib3_client = pusher.Pusher(**server.client_options(), backend=Urllib3Transport)
 
     def view(seq: int) -> None:
         response = client.get(url, {"seq": seq})
@@ -169,16 +192,31 @@ def measure(
     def raw(seq: int) -> None:
         raw_client.trigger(channel, "raw", {"seq": seq})
 
+    def raw_urllib3(seq: int) -> None:
+        urllib3_client.trigger(channel, "raw", {"seq": seq})
+
+    def plain_then_trigger(seq: int) -> None:
+        response = client.get(f"/plain/{article.pk}/", {"seq": seq})
+        if response.status_code != 200:
+            raise SystemExit(f"the plain view answered {response.status_code}")
+        urllib3_client.trigger(channel, "raw", {"seq": seq})
+
     through_view: list[float] = []
     through_raw: list[float] = []
+    through_urllib3: list[float] = []
+    through_plain: list[float] = []
     for seq in range(warmup + events):
-        # Interleaved, so both see the same machine at the same moment.
-        view_ms = one_trip(receiver, 2 * seq, view)
-        raw_ms = one_trip(receiver, 2 * seq + 1, raw)
+        # Interleaved, so all see the same machine at the same moment.
+        view_ms = one_trip(receiver, 4 * seq, view)
+        raw_ms = one_trip(receiver, 4 * seq + 1, raw)
+        urllib3_ms = one_trip(receiver, 4 * seq + 2, raw_urllib3)
+        plain_ms = one_trip(receiver, 4 * seq + 3, plain_then_trigger)
         if seq >= warmup:
             through_view.append(view_ms)
             through_raw.append(raw_ms)
-    return through_view, through_raw
+            through_urllib3.append(urllib3_ms)
+            through_plain.append(plain_ms)
+    return through_view, through_raw, through_urllib3, through_plain
 
 
 def row(label: str, values: list[float]) -> str:
@@ -235,7 +273,7 @@ def main() -> int:
             receiver.next("ready")
             for label, delivery in deliveries(args.backend_options):
                 with override_settings(**server_settings, **delivery):
-                    through_view, through_raw = measure(
+                    through_view, through_raw, through_urllib3, through_plain = measure(
                         receiver, server, channel, article, args.warmup, args.events
                     )
                     reset_backend(timeout=5)
@@ -246,16 +284,22 @@ def main() -> int:
                 print(f"  {'ms':<28} {'p50':>7} {'p99':>7} {'mean':>7} {'max':>7}")
                 print(row("view -> pusher-js", through_view))
                 print(row("pusher.trigger -> pusher-js", through_raw))
+                print(row("  same, via urllib3", through_urllib3))
+                print(row("plain view, then trigger", through_plain))
                 print(f"  {'target (view)':<28} {TARGET_P50_MS:7.2f} {TARGET_P99_MS:7.2f}")
                 print(
                     f"  {'ratio to target':<28} {p50 / TARGET_P50_MS:6.2f}x "
                     f"{p99 / TARGET_P99_MS:6.2f}x"
                 )
-                print(
-                    f"  {'view / pusher.trigger':<28} "
-                    f"{p50 / statistics.median(through_raw):6.2f}x "
-                    f"{p99 / percentile(through_raw, 0.99):6.2f}x"
-                )
+                for label, bare in (
+                    ("view / pusher.trigger", through_raw),
+                    ("view / same via urllib3", through_urllib3),
+                    ("view / plain view+trigger", through_plain),
+                ):
+                    print(
+                        f"  {label:<28} {p50 / statistics.median(bare):6.2f}x "
+                        f"{p99 / percentile(bare, 0.99):6.2f}x"
+                    )
         finally:
             receiver.close()
     print(f"\n{'within' if worst <= 1 else 'OVER'} target (worst ratio {worst:.2f}x)")

@@ -3,7 +3,7 @@
 // Usage: node e2e_latency_client.js '<json config>'
 // Config: {host, port, key, secret, channel}. Subscribes to `channel` through the
 // bundled server (signing the authorization with the app secret, as Django's auth
-// view would), prints {"type": "ready"} once subscribed, then one line per event
+// view would, as a member for a presence channel), prints {"type": "ready"} once subscribed, then one line per event
 // received: {"type": "event", "event": name, "seq": data.seq}. Stops when stdin closes.
 'use strict';
 
@@ -25,7 +25,14 @@ const pusher = new Pusher(cfg.key, {
   enabledTransports: ['ws'],
   channelAuthorization: {
     customHandler: ({ socketId, channelName }, callback) => {
-      callback(null, { auth: `${cfg.key}:${sign(`${socketId}:${channelName}`)}` });
+      if (!channelName.startsWith('presence-')) {
+        callback(null, { auth: `${cfg.key}:${sign(`${socketId}:${channelName}`)}` });
+        return;
+      }
+      // Objects' channels are presence channels by default: join as a member.
+      const channelData = JSON.stringify({ user_id: 'benchmark', user_info: {} });
+      const auth = `${cfg.key}:${sign(`${socketId}:${channelName}:${channelData}`)}`;
+      callback(null, { auth, channel_data: channelData });
     },
   },
 });

@@ -1,4 +1,4 @@
-"""Transport CPU: process CPU per API request through three HTTP transports.
+"""Transport CPU: process CPU per API request through three HTTP clients.
 
 The ``pusher`` backend sends from threads of the web worker, so every
 microsecond of CPU it spends per request competes (for the GIL) with the
@@ -6,11 +6,12 @@ requests the worker serves. This script measures, side by side in one run,
 the process CPU (:func:`time.process_time`) per single-event ``trigger_batch``
 request sent through:
 
-- ``requests``: the ``pusher`` library's default backend;
-- ``http.client``: a minimal copy of the keep-alive :mod:`http.client`
-  exchange :class:`~pusherable.backends.transport.KeepAliveTransport` used
-  before it spoke HTTP/1.1 itself (kept here only, for the comparison);
-- ``ours``: :class:`~pusherable.backends.transport.KeepAliveTransport`.
+- ``urllib3``: :class:`~pusherable.backends.http.Urllib3Transport`, the
+  pusher backend's transport;
+- ``requests``: the ``pusher`` library's default backend (a ``requests``
+  session, itself on urllib3);
+- ``http.client``: a minimal keep-alive :mod:`http.client` exchange, the
+  standard library's floor (kept here only, for the comparison).
 
 Part 1 calls ``trigger_batch`` directly, in rounds of ``--round`` requests per
 transport in a random order, so that machine noise hits them alike. Part 2
@@ -68,12 +69,12 @@ class HTTPClientTransport:
 def transports() -> dict[str, Any]:
     from pusher.requests import RequestsBackend
 
-    from pusherable.backends.transport import KeepAliveTransport
+    from pusherable.backends.http import Urllib3Transport
 
     return {
+        "urllib3": Urllib3Transport,
         "requests": RequestsBackend,
         "http.client": HTTPClientTransport,
-        "ours": KeepAliveTransport,
     }
 
 
@@ -121,7 +122,7 @@ def lone_events(options: dict, total: int, per_round: int) -> dict[str, tuple[fl
     from pusherable.events import Event
 
     backends = {
-        name: Backend(client_options=options, http_backend=backend)
+        name: Backend(client_options={**options, "backend": backend})
         for name, backend in transports().items()
     }
     event = Event(["private-article_1"], "updated", {"pk": 1})
@@ -148,12 +149,12 @@ def lone_events(options: dict, total: int, per_round: int) -> dict[str, tuple[fl
 
 
 def report(title: str, figures: dict[str, tuple[float, float]]) -> None:
-    ours_cpu = figures["ours"][0]
+    ours_cpu = figures["urllib3"][0]
     print(f"\n{title}")
-    print(f"{'transport':<12} {'CPU µs/req':>11} {'wall µs/req':>12} {'CPU vs ours':>12}")
-    for name in ("requests", "http.client", "ours"):
+    print(f"{'transport':<12} {'CPU µs/req':>11} {'wall µs/req':>12} {'CPU vs urllib3':>15}")
+    for name in ("urllib3", "requests", "http.client"):
         cpu, wall = figures[name]
-        print(f"{name:<12} {cpu * 1e6:>11.1f} {wall * 1e6:>12.1f} {cpu / ours_cpu:>11.2f}x")
+        print(f"{name:<12} {cpu * 1e6:>11.1f} {wall * 1e6:>12.1f} {cpu / ours_cpu:>14.2f}x")
 
 
 def main() -> int:

@@ -17,11 +17,13 @@ from .conf import CHANNEL_TYPES, DELIVERY_MODES, settings
 
 __all__ = [
     "check_backend",
+    "check_backend_options",
     "check_channel_type",
     "check_credentials",
     "check_delivery_mode",
     "check_model_names",
     "check_pusher_js_integrity",
+    "check_setting_choices",
     "check_urls_included",
 ]
 
@@ -75,6 +77,60 @@ def check_delivery_mode(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             id="pusherable.E003",
         )
     ]
+
+
+@register(Tags.compatibility)
+def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # Building the backend is what checks its options (an unknown one raises
+    # TypeError); it starts no thread and opens no connection until an event comes.
+    try:
+        backend_class = import_string(settings.PUSHERABLE_BACKEND)
+    except ImportError:
+        return []  # pusherable.E002
+    try:
+        backend = backend_class(**settings.PUSHERABLE_BACKEND_OPTIONS)
+    except TypeError as exc:
+        return [
+            Error(
+                f"PUSHERABLE_BACKEND_OPTIONS do not fit PUSHERABLE_BACKEND: {exc}",
+                hint="Remove or correct the option; the backend's reference lists its options.",
+                id="pusherable.E004",
+            )
+        ]
+    except Exception:
+        return []  # a bad value of another setting, reported by its own check
+    backend.close(0)
+    return []
+
+
+@register(Tags.compatibility)
+def check_setting_choices(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # Imported here: pusherable.presence imports the cache and the authorization hooks.
+    from django.conf import settings as django_settings
+
+    from .presence import PRESENCE_SOURCES
+
+    choices: dict[str, tuple[Any, ...]] = {
+        "PUSHERABLE_PRESENCE_SOURCE": PRESENCE_SOURCES,
+        "PUSHER_SSL": (True, False),
+        "PUSHERABLE_CHANNEL_APP_LABEL": (True, False),
+        "PUSHERABLE_PRESENCE_CACHE": tuple(django_settings.CACHES),
+        "PUSHERABLE_HISTORY_CACHE": tuple(django_settings.CACHES),
+    }
+    messages: list[CheckMessage] = []
+    for name, allowed in choices.items():
+        value = getattr(settings, name)
+        # By type too, so that 1 and 0 do not pass for True and False.
+        if any(type(value) is type(choice) and value == choice for choice in allowed):
+            continue
+        messages.append(
+            Error(
+                f"{name} is {value!r}, which is not one of its values.",
+                hint=f"Set it to one of {', '.join(repr(choice) for choice in allowed)}.",
+                id="pusherable.E005",
+            )
+        )
+    return messages
 
 
 @register(Tags.compatibility)

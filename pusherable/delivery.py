@@ -202,21 +202,14 @@ def send_event(item: Event, *, on_commit: bool = True, using: str | None = None)
 
     :func:`trigger` builds the event from its arguments; the mixins hand over the
     event they already built. A malformed ``socket_id`` is dropped, as in :func:`trigger`.
-
-    The size guard (:func:`pusherable.payload.limit_payload`) applies here, unless
-    the backend applies it itself off the caller's thread
-    (:attr:`~pusherable.backends.base.BaseBackend.limits_payload_size`, the pusher
-    backend in ``"background"`` mode): the event is then handed over unencoded, and
-    data that is not JSON is logged and reported by the backend
-    (:data:`~pusherable.signals.delivery_failed`) rather than raised here.
+    Every event takes this one path to the backend, whatever the backend: the size
+    guard (:func:`pusherable.payload.limit_payload`) encodes the data once and
+    the event keeps that JSON (:attr:`~pusherable.events.Event.encoded_data`), which
+    the pusher backend sends as is. Data that is not JSON raises
+    :exc:`~pusherable.exceptions.PayloadError` here.
     """
     if item.socket_id is not None and clean_socket_id(item.socket_id) is None:
         item = replace(item, socket_id=None)
-    if (_backend or get_backend()).limits_payload_size:
-        # The backend encodes and limits the event in its own thread: nothing of
-        # that on the request path.
-        send([item], on_commit=on_commit, using=using)
-        return item
     return _send_limited(item, on_commit=on_commit, using=using)
 
 

@@ -12,6 +12,10 @@ status, hang, answer slowly, or go down and come back)::
         api.hang = True           # requests hang until api.hang = False
         api.latency = 0.05        # answer after 50 ms
         api.flap(down=0.5)        # refuse for half a second, then accept again
+        api.errors_as_200 = True  # errors answer 200 with {"error": ..., "code": status},
+                                  # as soketi does
+
+``FakePusher(tls_certificate=path)`` serves HTTPS with that certificate and key.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -68,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = b"{}"
         else:
             payload = json.dumps({"error": "fake", "code": status}).encode()
+            if fake.errors_as_200:
+                status = 200
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -88,9 +95,18 @@ class FakePusher(PusherEndpoint):
     MAX_HANG = 30.0
 
     def __init__(
-        self, *, app_id: str = "123456", key: str = "fake-key", secret: str = "fake-secret"
+        self,
+        *,
+        app_id: str = "123456",
+        key: str = "fake-key",
+        secret: str = "fake-secret",
+        tls_certificate: str | None = None,
     ):
         self.app_id, self.key, self.secret = app_id, key, secret
+        self.tls_certificate = tls_certificate
+        self.errors_as_200 = False
+        #: The request target of every request, as sent (a proxy sees whole URLs).
+        self.paths: list[str] = []
         self.host = "127.0.0.1"
         self.port = 0
         self.status = 200
@@ -128,6 +144,10 @@ class FakePusher(PusherEndpoint):
 
     def _listen(self) -> None:
         server = _Server((self.host, self.port), _Handler)
+        if self.tls_certificate:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.tls_certificate)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         server.fake = self  # type: ignore[attr-defined]
         self.port = server.server_address[1]
         self._server = server
@@ -192,6 +212,7 @@ class FakePusher(PusherEndpoint):
         if self.latency:
             time.sleep(self.latency)
         with self._lock:
+            self.paths.append(path)
             self.requests += 1
             status = self._fail_queue.pop(0) if self._fail_queue else self.status
             self.statuses.append(status)

@@ -107,3 +107,9 @@ def test_default_backend_is_the_pusher_backend(fresh_backend):
         backend = delivery.get_backend()
         assert type(backend) is pusher.Backend
         assert delivery.get_backend() is backend  # one per process
+
+
+@pytest.mark.parametrize("backend_class", [locmem.Backend, console.Backend, dummy.Backend])
+def test_an_unknown_option_is_a_type_error_naming_it(backend_class):
+    with pytest.raises(TypeError, match=r"unknown option\(s\): senders, timeout"):
+        backend_class(timeout=1, senders=2)

@@ -9,11 +9,13 @@ from decimal import Decimal
 
 import pusher
 import pytest
-import requests
+import urllib3
 from django.test import override_settings
 
+from pusherable import delivery
+from pusherable.backends.http import APIError
 from pusherable.backends.pusher import Backend, BatchItem
-from pusherable.delivery import trigger
+from pusherable.delivery import send_event, trigger
 from pusherable.events import Event
 from pusherable.exceptions import (
     ConfigurationError,
@@ -168,16 +170,29 @@ def test_bad_client_settings_are_logged_with_a_hint(api, make_backend, caplog):
 @pytest.mark.parametrize(
     ("exc", "kind", "status"),
     [
-        (requests.ConnectionError("[Errno 111] Connection refused"), TransientDeliveryError, None),
-        (requests.ReadTimeout("Read timed out."), TransientDeliveryError, None),
-        (pusher.errors.PusherBadStatus("500: oops"), TransientDeliveryError, 500),
-        (pusher.errors.PusherBadStatus("503: busy"), TransientDeliveryError, 503),
-        (pusher.errors.PusherBadStatus("429: slow down"), TransientDeliveryError, 429),
+        (urllib3.exceptions.NewConnectionError(None, "refused"), TransientDeliveryError, None),
+        (urllib3.exceptions.ReadTimeoutError(None, "/", "late"), TransientDeliveryError, None),
+        (urllib3.exceptions.ProtocolError("aborted"), TransientDeliveryError, None),
+        (urllib3.exceptions.ProxyError("down", OSError()), TransientDeliveryError, None),
+        (ConnectionResetError(), TransientDeliveryError, None),
+        (APIError(500, "oops"), TransientDeliveryError, 500),
+        (APIError(503, "busy"), TransientDeliveryError, 503),
+        (APIError(429, "slow down"), TransientDeliveryError, 429),
+        (APIError(408, "late"), TransientDeliveryError, 408),
+        (APIError(400, "bad"), PermanentDeliveryError, 400),
+        (APIError(401, "bad"), PermanentDeliveryError, 401),
+        (APIError(403, "no"), PermanentDeliveryError, 403),
+        (APIError(404, "none"), PermanentDeliveryError, 404),
+        (APIError(413, "big"), PermanentDeliveryError, 413),
+        # The status, never the text: "500" in the message of a 401 changes nothing.
+        (APIError(401, "500: looks like a server error"), PermanentDeliveryError, 401),
+        (APIError(None, '{"error": "odd"}'), PermanentDeliveryError, None),
+        (urllib3.exceptions.SSLError("certificate verify failed"), PermanentDeliveryError, None),
+        # The pusher library's own exceptions, from its other HTTP backends.
         (pusher.errors.PusherBadRequest("bad"), PermanentDeliveryError, 400),
         (pusher.errors.PusherBadAuth("bad"), PermanentDeliveryError, 401),
         (pusher.errors.PusherForbidden("no"), PermanentDeliveryError, 403),
-        (pusher.errors.PusherBadStatus("404: none"), PermanentDeliveryError, 404),
-        (pusher.errors.PusherBadStatus("413: big"), PermanentDeliveryError, 413),
+        (pusher.errors.PusherBadStatus("404: none"), TransientDeliveryError, None),
         (ValueError("Invalid socket id"), PermanentDeliveryError, None),
     ],
 )
@@ -211,63 +226,22 @@ def test_getsizeof_is_what_the_library_checks():
     assert sys.getsizeof("x" * 10_200) > 10_240
 
 
-@pytest.mark.parametrize("delivery", ["background", "sync"])
-def test_data_encoded_by_trigger_is_sent_as_is(api, make_backend, delivery):
-    # trigger() encodes the data once for the size limit; the backend reuses that text.
-    backend = make_backend(delivery=delivery)
-    encodings = []
-    original_encode, original_limit = backend.encode_data, backend.limit_event
-
-    def encode_data(data):
-        encodings.append(data)
-        return original_encode(data)
-
-    def limit_event(event):  # the size guard, which encodes (background mode)
-        encodings.append(event.data)
-        return original_limit(event)
-
-    # Instance attributes: the class methods are kept, so is the shortcut.
-    backend.encode_data, backend.limit_event = encode_data, limit_event
+@pytest.mark.parametrize("delivery_mode", ["background", "sync"])
+def test_data_encoded_by_delivery_is_sent_as_is(api, make_backend, delivery_mode):
+    # Delivery encodes the data once for the size guard; the backend sends that text.
+    backend = make_backend(delivery=delivery_mode)
     with override_settings(PUSHERABLE_BACKEND="pusherable.backends.locmem.Backend"):
         event = trigger(["private-a_1", "private-b_1"], "e", {"ü": "é"}, on_commit=False)
     assert event.encoded_data == '{"ü":"é"}'
+    # Text that is not the data's own encoding shows which one went out.
+    event.encoded_data = '{"sent":"as is"}'
     backend.send_events([event, Event(["c"], "plain", {"i": 1})])
     assert backend.flush(10)
-    assert encodings == [{"i": 1}]  # only the event that carried no JSON
     assert sorted((e["channel"], e["data"]) for e in api.events) == [
         ("c", {"i": 1}),
-        ("private-a_1", {"ü": "é"}),
-        ("private-b_1", {"ü": "é"}),
+        ("private-a_1", {"sent": "as is"}),
+        ("private-b_1", {"sent": "as is"}),
     ]
-
-
-def test_a_subclass_encoding_is_not_bypassed(api, make_backend):
-    class Upper(Backend):
-        def encode_data(self, data):
-            return super().encode_data({key.upper(): value for key, value in data.items()})
-
-    backend = Upper(client_options=api.client_options())
-    try:
-        event = Event(["c"], "e", {"a": 1}, encoded_data='{"a":1}')
-        backend.send_events([event])
-        assert backend.flush(10)
-    finally:
-        backend.close(timeout=1)
-    assert api.events[0]["data"] == {"A": 1}
-
-
-def test_a_subclass_event_data_is_not_bypassed(api, make_backend):
-    class Wrapped(Backend):
-        def event_data(self, event):
-            return f'{{"wrapped":{super().event_data(event)}}}'
-
-    backend = Wrapped(client_options=api.client_options())
-    try:
-        backend.send_events([Event(["c"], "e", {"a": 1}, encoded_data='{"a":1}')])
-        assert backend.flush(10)
-    finally:
-        backend.close(timeout=1)
-    assert api.events[0]["data"] == {"wrapped": {"a": 1}}
 
 
 @pytest.mark.parametrize(
@@ -300,26 +274,25 @@ def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
     assert [e["data"]["i"] for e in api.events] == [0, 1, 2]
 
 
-def test_background_mode_applies_the_size_guard_in_its_own_thread(api, make_backend, caplog):
-    # delivery.send_event() leaves the guard to this backend (limits_payload_size):
-    # a sender thread encodes, truncates and logs, not the request.
-    backend = make_backend()
-    assert backend.limits_payload_size
-    assert not make_backend(delivery="sync").limits_payload_size
-    request_thread = threading.current_thread()
-    encoded_in = []
-    original = Backend.limit_event
-
-    def limit_event(self, event):
-        encoded_in.append(threading.current_thread())
-        return original(self, event)
-
-    event = Event(["c"], "big", {"event": "big", "pk": 7, "text": "x" * 20_000})
-    with caplog.at_level(logging.WARNING, logger="pusherable"), pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Backend, "limit_event", limit_event)
-        backend.send_events([event, Event(["c"], "small", {"a": "é"})])
+@pytest.mark.parametrize("delivery_mode", ["background", "sync"])
+def test_the_size_guard_applies_on_the_one_path_through_delivery(
+    api, make_backend, caplog, delivery_mode
+):
+    # Whatever the backend or its mode, send_event() limits the event before the
+    # backend sees it: nothing for a backend (or a subclass) to know about.
+    backend = make_backend(delivery=delivery_mode)
+    previous = delivery.set_backend(backend)
+    try:
+        with caplog.at_level(logging.WARNING, logger="pusherable"):
+            sent = send_event(
+                Event(["c"], "big", {"event": "big", "pk": 7, "text": "x" * 20_000}),
+                on_commit=False,
+            )
+            send_event(Event(["c"], "small", {"a": "é"}), on_commit=False)
         assert backend.flush(10)
-    assert encoded_in and request_thread not in encoded_in
+    finally:
+        delivery.set_backend(previous)
+    assert sent.data["truncated"] is True
     assert [(e["name"], e["data"]) for e in api.events] == [
         (
             "big",
@@ -339,7 +312,7 @@ def test_background_mode_applies_the_size_guard_in_its_own_thread(api, make_back
     assert backend.stats.sent == 2
 
 
-def test_background_mode_reports_data_that_is_not_json(api, make_backend, failures):
+def test_data_handed_over_directly_that_is_not_json_is_reported(api, make_backend, failures):
     backend = make_backend()
     assert backend.send_events([Event(["c"], "odd", {"thing": object()})]) == 1
     assert backend.flush(10)
@@ -347,3 +320,41 @@ def test_background_mode_reports_data_that_is_not_json(api, make_backend, failur
     assert backend.stats.failed == 1
     [(events, error)] = failures
     assert events[0].name == "odd" and "JSON" in str(error)
+
+
+def test_an_unknown_option_is_a_type_error_naming_it(api):
+    with pytest.raises(TypeError, match="senderz"):
+        Backend(client_options=api.client_options(), senderz=8)
+
+
+# -- servers that answer errors with status 200 (soketi) ----------------------------------
+
+
+def test_a_permanent_error_in_a_200_body_fails_with_a_hint_once(
+    api, make_backend, caplog, failures
+):
+    # soketi: {"error": "The secret authentication failed", "code": 401}, status 200.
+    api.errors_as_200 = True
+    api.status = 401
+    backend = make_backend()
+    with caplog.at_level(logging.ERROR, logger="pusherable"):
+        for i in range(3):
+            backend.send_events([Event(["c"], "e", {"i": i})])
+            assert backend.flush(10)
+    assert backend.stats.as_dict() == {"sent": 0, "retried": 0, "dropped": 0, "failed": 3}
+    assert api.events == []
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "refused the credentials" in record.getMessage()
+    assert [event.name for events, _error in failures for event in events] == ["e"] * 3
+    assert all(error.status == 401 for _events, error in failures)
+
+
+def test_a_transient_error_in_a_200_body_is_retried(api, make_backend, failures):
+    api.errors_as_200 = True
+    api.fail_next(2, 503)
+    backend = make_backend()
+    backend.send_events([Event(["c"], "e", {})])
+    assert backend.flush(10)
+    assert backend.stats.as_dict() == {"sent": 1, "retried": 2, "dropped": 0, "failed": 0}
+    assert api.names() == ["e"]
+    assert failures == []

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.core import checks
 from django.core.checks import Error, Warning
@@ -37,7 +39,7 @@ def test_unknown_name_is_an_attribute_error():
 
 
 def test_every_default_is_documented():
-    text = open("docs/reference/settings.rst", encoding="utf-8").read()
+    text = Path("docs/reference/settings.rst").read_text(encoding="utf-8")
     missing = [name for name in DEFAULTS if f".. data:: {name}\n" not in text]
     assert missing == []
 
@@ -147,6 +149,58 @@ def test_w002_models_sharing_a_name(monkeypatch):
 
 
 def test_checks_are_documented():
-    text = open("docs/reference/checks.rst", encoding="utf-8").read()
-    for code in ("E001", "E002", "E003", "W001", "W002"):
+    text = Path("docs/reference/checks.rst").read_text(encoding="utf-8")
+    for code in ("E001", "E002", "E003", "E004", "E005", "W001", "W002"):
         assert f"pusherable.{code}" in text
+
+
+@override_settings(
+    PUSHERABLE_BACKEND="pusherable.backends.pusher.Backend",
+    PUSHERABLE_BACKEND_OPTIONS={"senderz": 8},
+)
+def test_e004_unknown_backend_option():
+    [message] = run(pusherable_checks.check_backend_options)
+    assert message.id == "pusherable.E004"
+    assert "senderz" in message.msg
+
+
+@override_settings(
+    PUSHERABLE_BACKEND="pusherable.backends.locmem.Backend",
+    PUSHERABLE_BACKEND_OPTIONS={"senders": 8},
+)
+def test_e004_option_of_another_backend():
+    [message] = run(pusherable_checks.check_backend_options)
+    assert message.id == "pusherable.E004"
+    assert "senders" in message.msg
+
+
+@override_settings(
+    PUSHERABLE_BACKEND="pusherable.backends.pusher.Backend",
+    PUSHERABLE_BACKEND_OPTIONS={"senders": 8, "proxy": False},
+)
+def test_e004_silent_for_known_options():
+    assert run(pusherable_checks.check_backend_options) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PUSHERABLE_PRESENCE_SOURCE", "magic"),
+        ("PUSHER_SSL", "false"),
+        ("PUSHER_SSL", 1),
+        ("PUSHERABLE_CHANNEL_APP_LABEL", "yes"),
+        ("PUSHERABLE_PRESENCE_CACHE", "nowhere"),
+        ("PUSHERABLE_HISTORY_CACHE", "nowhere"),
+    ],
+)
+def test_e005_setting_outside_its_values(name, value):
+    with override_settings(**{name: value}):
+        [message] = run(pusherable_checks.check_setting_choices)
+    assert message.id == "pusherable.E005"
+    assert message.msg == f"{name} is {value!r}, which is not one of its values."
+    assert message.hint.startswith("Set it to one of ")
+
+
+def test_e005_silent_for_the_values_a_setting_takes():
+    with override_settings(PUSHERABLE_PRESENCE_SOURCE="webhooks", PUSHER_SSL=False):
+        assert run(pusherable_checks.check_setting_choices) == []

@@ -24,8 +24,8 @@ class Article(models.Model):
         max_length=300, blank=True, help_text="One or two sentences under the headline."
     )
     body = models.TextField()
-    section = models.CharField(max_length=20, choices=Section, default=Section.NEWS)
-    status = models.CharField(max_length=20, choices=Status, default=Status.DRAFT)
+    section = models.CharField(max_length=20, choices=Section.choices, default=Section.NEWS)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -14,17 +14,23 @@ class BaseBackend:
     """Base class for delivery backends.
 
     A backend receives events that are ready to go (after the transaction
-    committed) and hands them to their destination. ``send_events`` must not
-    raise into the caller for delivery faults: views call it on the request path.
+    committed, within :data:`PUSHERABLE_MAX_PAYLOAD_SIZE`, with their JSON in
+    :attr:`~pusherable.events.Event.encoded_data` when the size guard is on) and
+    hands them to their destination. ``send_events`` must not raise into the caller
+    for delivery faults: views call it on the request path.
+
+    Options come from :data:`PUSHERABLE_BACKEND_OPTIONS` as keyword arguments; a
+    subclass takes the ones it knows and passes the rest on, and an option nobody
+    took raises :exc:`TypeError` here, so that a misspelt one is not silently ignored.
     """
 
-    #: Whether the backend applies :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` itself, off
-    #: the caller's thread: :func:`pusherable.delivery.send_event` then hands it events
-    #: without encoding them first (the pusher backend in ``"background"`` mode).
-    limits_payload_size: bool = False
-
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        if options:
+            names = ", ".join(sorted(options))
+            raise TypeError(
+                f"{type(self).__name__} got unknown option(s): {names} "
+                "(check PUSHERABLE_BACKEND_OPTIONS)"
+            )
 
     def send_events(self, events: Sequence[Event]) -> int:
         """Send (or queue) ``events``; return how many were accepted."""
