@@ -105,6 +105,10 @@
     return out;
   }
 
+  function subscribedTo(channel) {
+    return host.channels().some((item) => item.name === channel && item.subscribed);
+  }
+
   function announce(entry, field) {
     const out = outgoingFor(entry);
     out.wanted = field;
@@ -123,7 +127,9 @@
     }
     const url = host && host.config && host.config.endpoints.field;
     const socketId = host && host.socketId();
-    if (!url || !socketId) return; // sent once the channel is subscribed
+    // Only to a channel this page is on: it hears the others there, and they see it
+    // leave. Sent once the channel is subscribed.
+    if (!url || !socketId || !subscribedTo(out.channel)) return;
     const field = out.wanted;
     out.force = false;
     out.busy = true;
