@@ -132,9 +132,12 @@ class IntentView(JsonEndpoint):
         check_rate("intent", settings.PUSHERABLE_INTENT_RATE_LIMIT, user_id, channel)
 
 
-def check_rate(kind: str, limit: Any, user_id: str, channel: str) -> None:
+def check_rate(
+    kind: str, limit: Any, user_id: str, channel: str, *, what: str | None = None
+) -> None:
     """Refuse (429) more than ``limit`` = ``(count, seconds)`` requests of ``kind``
-    per user and channel; a falsy ``limit`` allows any number."""
+    per user and channel; a falsy ``limit`` allows any number. ``what`` names them in
+    the error (default: "<kind> changes")."""
     if not limit:
         return
     count, window = limit
@@ -148,7 +151,7 @@ def check_rate(kind: str, limit: Any, user_id: str, channel: str) -> None:
         cache.add(key, 1, timeout=window)
         return
     if current > count:
-        raise AuthorizationError(f"Too many {kind} changes; slow down.", status=429)
+        raise AuthorizationError(f"Too many {what or kind + ' changes'}; slow down.", status=429)
 
 
 class FieldView(JsonEndpoint):
@@ -216,7 +219,8 @@ class LockView(JsonEndpoint):
             lock = locks.renew(name, user)
         elif action == "ask":
             me = authorization.member_id(user)
-            check_rate("ask", settings.PUSHERABLE_INTENT_RATE_LIMIT, me, name)
+            limit = settings.PUSHERABLE_INTENT_RATE_LIMIT
+            check_rate("ask", limit, me, name, what="requests to edit")
             lock = locks.ask(name, user, socket_id=socket_id)
         elif action == "handover":
             lock = locks.hand_over(name, user, request.POST.get("to"), socket_id=socket_id)

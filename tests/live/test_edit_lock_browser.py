@@ -103,6 +103,8 @@ def test_the_lock_is_released_when_the_holder_closes_the_tab(login, article):
 def test_a_save_without_the_lock_is_refused_and_a_take_over(login, article):
     from playwright.sync_api import expect
 
+    from pusherable.channels import channel_for
+
     alice, bob, carol = login("alice"), login("bob"), login("carol")
     open_locked(alice, article)
     open_locked(bob, article)
@@ -121,6 +123,7 @@ def test_a_save_without_the_lock_is_refused_and_a_take_over(login, article):
     expect(bob.locator("#edit-form")).to_contain_text(
         "Your save was refused: alice is editing this", timeout=LIVE_TIMEOUT_MS
     )
+    wait_until_subscribed(bob, channel_for(article, "presence"))  # the refusal's new page
     article.refresh_from_db()
     assert article.title == "Hello"
 

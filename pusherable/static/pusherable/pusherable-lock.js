@@ -9,7 +9,9 @@
  * the requests of its buttons to the lock endpoint (pusherable:lock):
  *
  * - the holder's page renews the lock's lease while it is open (every third of
- *   it), lists who asks to edit, each with "Hand over";
+ *   it, and when it joins the channel), lists who asks to edit, each with "Hand over";
+ * - every page asks the lock's state when it joins the channel, so that a change
+ *   made between its rendering and its subscription is not missed;
  * - the others' pages offer "Ask to edit" (and "Take over" to users with the
  *   take-over permission), and "Edit now" once the holder left or let go; a page
  *   given the lock reloads, to show the form editable;
@@ -152,10 +154,8 @@
       reload(); // given the lock: the server renders the form editable
       return;
     }
-    if (lock) {
-      entry.state.holder = lock.holder;
-      if (lock.mine) entry.state.asks = lock.asks || [];
-    }
+    entry.state.holder = lock ? lock.holder : null;
+    if (lock && lock.mine) entry.state.asks = lock.asks || [];
     render(entry);
   }
 
@@ -245,9 +245,10 @@
     },
     scan: scan,
     subscribed(channel) {
-      // Back on the channel (a reload, a reconnection): the lease starts over.
+      // On the channel (again): the holder's lease starts over, and any page learns
+      // what changed between its rendering and now, when no event could reach it.
       const entry = banners.get(channel);
-      if (entry && entry.state.mine) act(entry, 'renew');
+      if (entry) act(entry, 'renew');
     },
     server(channel, event, data) {
       const entry = banners.get(channel);
