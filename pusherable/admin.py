@@ -29,9 +29,11 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib.admin.utils import unquote
 from django.db import models, router
 from django.http import HttpRequest, HttpResponse
 
+from . import locks
 from .channels import channel_for, channel_for_model
 from .dbretry import (
     DATABASE_BUSY_MESSAGE,
@@ -47,6 +49,13 @@ from .exposure import expose
 from .forms import MergeFormMixin
 from .guard import changed_field_values, changed_form_fields, fetch_stored
 from .history import record_change_on_commit
+from .mixins.lock import (
+    check_edit_mode,
+    lock_channel,
+    lock_context,
+    lock_is_mine,
+    locked_form_class,
+)
 from .payload import build_payload
 from .versions import object_version
 
@@ -98,6 +107,13 @@ class PusherableAdminMixin(_AdminBase):
     pusher_updated_event_name = "updated"
     pusher_created_event_name = "created"
     pusher_deleted_event_name = "deleted"
+    #: ``"merge"`` (everyone edits; stale saves merged) or ``"lock"`` (one editor at a
+    #: time: the others see the object read-only; see :mod:`pusherable.locks`).
+    pusher_edit_mode = "merge"
+    #: Permission that lets a user take the lock over; ``None``: nobody may.
+    pusher_lock_takeover_permission: str | None = None
+    #: Seconds of the lock's lease; ``None``: ``PUSHERABLE_LOCK_LEASE``.
+    pusher_lock_lease: float | None = None
 
     def __init__(self, model: type[models.Model], *args: Any, **kwargs: Any) -> None:
         super().__init__(model, *args, **kwargs)
@@ -113,6 +129,10 @@ class PusherableAdminMixin(_AdminBase):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         form_class = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and self.get_pusher_lock(request, obj) is not None:
+            form_class = locked_form_class(  # type: ignore[assignment]
+                form_class, lambda: self.pusher_lock_refusal(request, obj)
+            )
         if obj is None or not self.pusher_collision_guard:
             return form_class
         return self.get_pusher_guarded_form(form_class)
@@ -159,6 +179,8 @@ class PusherableAdminMixin(_AdminBase):
         again (the admin's transaction rolled back), then refused with a form error
         (:meth:`refuse_pusher_busy_save`)."""
         handle = super().changeform_view
+        if object_id is not None and check_edit_mode(self.pusher_edit_mode) == "lock":
+            self.acquire_pusher_lock(request, self.get_object(request, unquote(object_id)))
         if request.method != "POST":
             return handle(request, object_id, form_url, extra_context)
         try:
@@ -208,6 +230,44 @@ class PusherableAdminMixin(_AdminBase):
         view = refusing._changeform_view  # type: ignore[attr-defined]
         return view(request, object_id, form_url, extra_context)
 
+    # -- lock mode (see pusherable.locks) -------------------------------------------------
+
+    def acquire_pusher_lock(self, request: HttpRequest, obj: Any) -> None:
+        """Take the lock of ``obj`` for the change form's user, or learn who holds it."""
+        channel = lock_channel(obj)
+        if channel is None or not super().has_change_permission(request, obj):
+            return
+        lock = locks.acquire(
+            channel,
+            request.user,
+            lease=self.pusher_lock_lease,
+            takeover_permission=self.pusher_lock_takeover_permission,
+        )
+        held = getattr(request, "_pusherable_locks", {})
+        held[channel] = (lock, lock_is_mine(lock, request.user))
+        request._pusherable_locks = held  # type: ignore[attr-defined]
+
+    def get_pusher_lock(self, request: HttpRequest, obj: Any) -> tuple[Any, bool] | None:
+        """``(lock, mine)`` once the change form took the lock of ``obj``; else ``None``."""
+        channel = lock_channel(obj) if obj is not None else None
+        return getattr(request, "_pusherable_locks", {}).get(channel)
+
+    def pusher_lock_refusal(self, request: HttpRequest, obj: Any) -> str | None:
+        """The form error of a save by someone who does not hold the lock, else ``None``."""
+        state = self.get_pusher_lock(request, obj)
+        if state is None or state[1]:
+            return None
+        return locks.lock_refused_message(state[0])
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = bool(super().has_change_permission(request, obj))
+        state = self.get_pusher_lock(request, obj) if allowed else None
+        # Shown read-only (no inputs, no save buttons) to those without the lock; a
+        # POST goes on to the form, which refuses it with an error that says why.
+        if state is not None and not state[1] and request.method != "POST":
+            return False
+        return allowed
+
     # -- what the templates need ---------------------------------------------------------
 
     def render_change_form(
@@ -233,12 +293,22 @@ class PusherableAdminMixin(_AdminBase):
             logger.exception("pusherable: no channel for %r in the admin", obj)
             return {"pusherable_enabled": False}
         editing = self.has_change_permission(request, obj)
-        return {
+        context: dict[str, Any] = {
             "pusherable_enabled": True,
             "pusherable_channel_type": self.pusher_channel_type,
             "pusherable_presence_channel": presence_channel,
             "pusherable_intent": "editing" if editing else "viewing",
         }
+        lock = self.get_pusher_lock(request, obj)
+        channel = lock_channel(obj)
+        if lock is not None and channel is not None:
+            perm = self.pusher_lock_takeover_permission
+            user = request.user
+            can_take = perm is not None and (user.has_perm(perm) or user.has_perm(perm, obj))
+            context["pusherable_lock"] = lock_context(
+                channel, lock[0], user, obj, can_take_over=can_take
+            )
+        return context
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -13,5 +13,6 @@ class PusherableConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        # Importing registers the system checks and the setting_changed receiver.
-        from . import checks, conf  # noqa: F401
+        # Importing registers the system checks, the setting_changed receiver, and
+        # the webhook receivers that end an edit lock when its holder leaves.
+        from . import checks, conf, locks  # noqa: F401

@@ -12,8 +12,8 @@ The configuration object (:func:`browser_config`) has these keys:
 ``options``
     pusher-js constructor options (:func:`pusher_js_options`).
 ``endpoints``
-    ``{"auth", "userAuth", "intent", "changes"}``: URLs of the views in ``pusherable.urls``,
-    each ``null`` when those URLs are not included in the project.
+    ``{"auth", "userAuth", "intent", "changes", "field", "lock"}``: URLs of the views
+    in ``pusherable.urls``, each ``null`` when those URLs are not included in the project.
 ``csrfToken``
     Django's CSRF token for the request, sent as ``X-CSRFToken`` with every POST
     ``pusherable.js`` makes; ``null`` without a request.
@@ -76,6 +76,8 @@ ENDPOINT_URL_NAMES: dict[str, str] = {
     "userAuth": "pusherable:user-auth",
     "intent": "pusherable:intent",
     "changes": "pusherable:changes",
+    "field": "pusherable:field",
+    "lock": "pusherable:lock",
 }
 
 #: Event names that belong to the protocol (``pusher:``) or to this library's own

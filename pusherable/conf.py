@@ -94,6 +94,10 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_WS_PORT": None,
     "PUSHERABLE_JS_OPTIONS": {},
     "PUSHERABLE_PRESENCE_GRACE_PERIOD": 3.0,
+    # Who is editing which field, and the optional edit lock.
+    "PUSHERABLE_FIELD_RATE_LIMIT": (240, 60),
+    "PUSHERABLE_LOCK_CACHE": "default",
+    "PUSHERABLE_LOCK_LEASE": 60.0,
     # Live list pages and the collision guard.
     "PUSHERABLE_MODEL_CHANNEL_EVENTS": ("created", "updated", "deleted"),
     "PUSHERABLE_VERSION_FORM_FIELD": "pusherable_version",

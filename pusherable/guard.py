@@ -37,6 +37,7 @@ from django.db import models, router, transaction
 from django.utils.text import capfirst
 
 from .conf import settings
+from .fields import field_attributes
 from .history import changes_since
 from .merge import (
     MergeResult,
@@ -118,6 +119,8 @@ def install_version_field(
         "data-pusherable-pk": json.dumps(json_safe(instance.pk)),
         "data-pusherable-labels": json.dumps(dict(labels), separators=(",", ":")),
     }
+    # The form's own field names, signed, for "who is editing which field".
+    attrs.update(field_attributes(form, instance))
     if notice:
         attrs["data-pusherable-guard"] = ""
     version_field = forms.CharField(

@@ -45,6 +45,7 @@ __all__ = [
     "track_member_added",
     "track_member_removed",
     "tracked_member_ids",
+    "webhooks_seen",
     "who_is_here",
 ]
 
@@ -132,6 +133,11 @@ def remember_intent(channel: str, user_id: str, intent: str) -> None:
         cache.set(key, intents, _ttl())
 
 
+def webhooks_seen() -> bool:
+    """Whether webhooks arrived within ``PUSHERABLE_PRESENCE_TTL`` (``"auto"`` trusts them)."""
+    return bool(_cache().get(_WEBHOOKS_SEEN_KEY))
+
+
 def tracked_member_ids(channel: str) -> list[str]:
     """User ids on ``channel`` according to the webhooks, in order of arrival."""
     members = _cache().get(_MEMBERS_KEY.format(channel)) or {}
@@ -172,7 +178,7 @@ def _member_ids(channel: str, source: str) -> list[str]:
             f"Unknown presence source {source!r}; choose one of {', '.join(PRESENCE_SOURCES)}."
         )
     if source == "auto":
-        source = "webhooks" if _cache().get(_WEBHOOKS_SEEN_KEY) else "api"
+        source = "webhooks" if webhooks_seen() else "api"
     return tracked_member_ids(channel) if source == "webhooks" else api_member_ids(channel)
 
 

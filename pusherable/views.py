@@ -18,9 +18,9 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import authorization, catchup, presence, webhooks
+from . import authorization, catchup, fields, locks, presence, webhooks
 from .conf import settings
-from .delivery import trigger
+from .delivery import clean_socket_id, trigger
 from .exceptions import AuthorizationError, ConfigurationError
 from .ratelimit import within_limit
 
@@ -28,10 +28,13 @@ __all__ = [
     "INTENT_EVENT",
     "ChangesView",
     "ChannelAuthView",
+    "FieldView",
     "IntentView",
     "JsonEndpoint",
+    "LockView",
     "UserAuthView",
     "WebhookView",
+    "check_rate",
 ]
 
 logger = logging.getLogger("pusherable")
@@ -126,12 +129,99 @@ class IntentView(JsonEndpoint):
 
     def check_rate(self, user_id: str, channel: str) -> None:
         """Refuse (429) more than ``PUSHERABLE_INTENT_RATE_LIMIT`` intents per user and channel."""
-        limit = settings.PUSHERABLE_INTENT_RATE_LIMIT
-        if not limit:
-            return
-        count, window = limit
-        if not within_limit(f"intent:{channel}:{user_id}", count, window):
-            raise AuthorizationError("Too many intent changes; slow down.", status=429)
+        check_rate("intent", settings.PUSHERABLE_INTENT_RATE_LIMIT, user_id, channel)
+
+
+def check_rate(
+    kind: str, limit: Any, user_id: str, channel: str, *, what: str | None = None
+) -> None:
+    """Refuse (429) more than ``limit`` = ``(count, seconds)`` requests of ``kind``
+    per user and channel; a falsy ``limit`` allows any number. ``what`` names them in
+    the error (default: "<kind> changes")."""
+    if not limit:
+        return
+    count, window = limit
+    if not within_limit(f"{kind}:{channel}:{user_id}", count, window):
+        raise AuthorizationError(f"Too many {what or kind + ' changes'}; slow down.", status=429)
+
+
+class FieldView(JsonEndpoint):
+    """Say which field of a guarded form the user is editing: POST ``socket_id``,
+    ``channel_name``, ``fields`` (the form's signed field names) and ``field``
+    (empty: none).
+
+    The user must be allowed to edit the object (as the ``editing`` intent); the
+    field must be one the signed token names (:mod:`pusherable.fields`). Then
+    :data:`~pusherable.fields.FIELD_EVENT` goes to the presence channel with
+    ``{"user_id", "field"}``, to every tab but the sender's; rate limited by
+    ``PUSHERABLE_FIELD_RATE_LIMIT``.
+    """
+
+    def handle(self, request: HttpRequest) -> dict[str, Any]:
+        socket_id = authorization.require_socket_id(request.POST.get("socket_id"))
+        channel_name = request.POST.get("channel_name")
+        if not isinstance(channel_name, str) or not channel_name.startswith("presence-"):
+            raise authorization.BadAuthorizationRequest(
+                "Fields are announced on presence channels only."
+            )
+        allowed = fields.read_field_names(request.POST.get("fields"), channel_name)
+        field = fields.clean_field(request.POST.get("field"), allowed)
+        channel, _ = authorization.check_access(request, channel_name, "editing")
+        user_id = authorization.member_id(authorization.get_user(request))
+        check_rate("field", settings.PUSHERABLE_FIELD_RATE_LIMIT, user_id, channel.name)
+        trigger(
+            channel.name,
+            fields.FIELD_EVENT,
+            {"user_id": user_id, "field": field},
+            socket_id=socket_id,
+            on_commit=False,
+        )
+        return {"ok": True}
+
+
+class LockView(JsonEndpoint):
+    """The edit lock of an object: POST ``channel_name``, ``action``, ``socket_id``,
+    and ``to`` (a member id) for ``handover``.
+
+    ``action`` is ``renew`` (the holder's page, while open), ``ask``, ``handover``
+    (to someone who asked), ``take`` (with the lock's take-over permission) or
+    ``release``; see :mod:`pusherable.locks`. The user must be allowed to edit the
+    object. Answers ``{"ok": true, "lock": {"holder", "mine", "asks"} or null}``.
+    """
+
+    actions = ("renew", "ask", "handover", "take", "release")
+
+    def handle(self, request: HttpRequest) -> dict[str, Any]:
+        action = request.POST.get("action")
+        if action not in self.actions:
+            raise authorization.BadAuthorizationRequest(
+                f"Unknown action; expected one of: {', '.join(self.actions)}."
+            )
+        socket_id = clean_socket_id(request.POST.get("socket_id"))
+        channel, obj = authorization.check_access(
+            request, request.POST.get("channel_name"), "editing"
+        )
+        if channel.type != "presence":
+            raise authorization.BadAuthorizationRequest("Locks live on presence channels.")
+        user = authorization.get_user(request)
+        name = channel.name
+        lock: locks.EditLock | None
+        if action == "renew":
+            lock = locks.renew(name, user)
+        elif action == "ask":
+            me = authorization.member_id(user)
+            limit = settings.PUSHERABLE_INTENT_RATE_LIMIT
+            check_rate("ask", limit, me, name, what="requests to edit")
+            lock = locks.ask(name, user, socket_id=socket_id)
+        elif action == "handover":
+            lock = locks.hand_over(name, user, request.POST.get("to"), socket_id=socket_id)
+        elif action == "take":
+            lock = locks.take_over(name, user, obj, socket_id=socket_id)
+        else:
+            locks.release(name, user, socket_id=socket_id)
+            lock = None
+        me = authorization.member_id(user)
+        return {"ok": True, "lock": None if lock is None else lock.as_json(me)}
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -33,6 +33,8 @@ endpoints = (
         path("user-auth/", endpoint, name="user-auth"),
         path("intent/", endpoint, name="intent"),
         path("changes/", endpoint, name="changes"),
+        path("field/", endpoint, name="field"),
+        path("lock/", endpoint, name="lock"),
     ],
     "pusherable",
 )

@@ -6,7 +6,7 @@ from django.views.generic import CreateView, ListView, UpdateView
 
 from pusherable.admin import PusherableAdminMixin
 from pusherable.mixins import PusherCreateMixin, PusherUpdateMixin
-from tests.testapp.models import Account, Article, Document, Tag
+from tests.testapp.models import Account, Article, Document, Tag, Ticket
 from tests.testapp.views import ARTICLE_FORM_FIELDS
 
 
@@ -23,6 +23,14 @@ class ArticleEditByHand(ArticleEdit):
     """A template that renders the fields one by one, with the version tag."""
 
     template_name = "guard_tests/form_by_hand.html"
+
+
+class LockedArticleEdit(ArticleEdit):
+    """Lock mode: one editor at a time; those who may delete articles may take over."""
+
+    pusher_edit_mode = "lock"
+    pusher_lock_takeover_permission = "testapp.delete_article"
+    template_name = "guard_tests/lock_form.html"
 
 
 class UnguardedArticleEdit(ArticleEdit):
@@ -87,6 +95,15 @@ class TagAdmin(PusherableAdminMixin, admin.ModelAdmin):
     pusher_presence = False
 
 
+@admin.register(Ticket, site=site)
+class TicketAdmin(PusherableAdminMixin, admin.ModelAdmin):
+    """Lock mode in the admin."""
+
+    fields = ["subject"]
+    pusher_edit_mode = "lock"
+    pusher_lock_takeover_permission = "testapp.delete_ticket"
+
+
 @admin.register(Account, site=site)
 class AccountAdmin(PusherableAdminMixin, admin.ModelAdmin):
     fields = ["name", "password"]
@@ -98,6 +115,7 @@ urlpatterns = [
     path("articles/", ArticleList.as_view(), name="guard-article-list"),
     path("articles/new/", ArticleCreate.as_view(), name="guard-article-create"),
     path("articles/<int:pk>/edit/", ArticleEdit.as_view(), name="guard-article-edit"),
+    path("articles/<int:pk>/locked/", LockedArticleEdit.as_view(), name="guard-article-locked"),
     path("articles/<int:pk>/by-hand/", ArticleEditByHand.as_view(), name="guard-article-hand"),
     path(
         "articles/<int:pk>/unguarded/",

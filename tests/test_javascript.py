@@ -10,7 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "pusherable" / "static" / "pusherable"
 #: Every script the browser loads from this package, none built from anything.
-SCRIPTS = ["pusherable.js", "pusherable-forms.js", "pusherable-catchup.js", "admin.js"]
+SCRIPTS = [
+    "pusherable.js",
+    "pusherable-forms.js",
+    "pusherable-catchup.js",
+    "pusherable-fields.js",
+    "pusherable-lock.js",
+    "admin.js",
+]
 
 
 def node_or_skip() -> str:

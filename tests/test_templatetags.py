@@ -84,8 +84,8 @@ def rf_request(rf: RequestFactory):
 
 # --- {% pusherable_script %} ---------------------------------------------------------
 
-#: The configuration, pusher-js, pusherable.js and its two add-ons.
-SCRIPT_TAGS = 5
+#: The configuration, pusher-js, pusherable.js and its four add-ons.
+SCRIPT_TAGS = 7
 
 
 def test_script_loads_pusher_js_then_pusherable_js(rf_request):
@@ -96,6 +96,8 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
         "/static/pusherable/pusherable.js",
         "/static/pusherable/pusherable-forms.js",
         "/static/pusherable/pusherable-catchup.js",
+        "/static/pusherable/pusherable-fields.js",
+        "/static/pusherable/pusherable-lock.js",
     ]
     # Executed in document order once the page is parsed, so subscriptions declared
     # anywhere in the body are already there when pusherable.js starts.
@@ -187,6 +189,8 @@ def test_endpoints_are_null_without_pusherable_urls(rf_request):
         "userAuth": None,
         "intent": None,
         "changes": None,
+        "field": None,
+        "lock": None,
     }
 
 
@@ -198,6 +202,8 @@ def test_endpoints_come_from_pusherable_urls(rf_request):
         "userAuth": "/pusherable/user-auth/",
         "intent": "/pusherable/intent/",
         "changes": "/pusherable/changes/",
+        "field": "/pusherable/field/",
+        "lock": "/pusherable/lock/",
     }
 
 

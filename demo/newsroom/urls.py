@@ -11,5 +11,10 @@ urlpatterns = [
     path("articles/new/", views.ArticleCreateView.as_view(), name="article-create"),
     path("articles/<int:pk>/", views.ArticleDetailView.as_view(), name="article-detail"),
     path("articles/<int:pk>/edit/", views.ArticleUpdateView.as_view(), name="article-update"),
+    path(
+        "articles/<int:pk>/edit-alone/",
+        views.ArticleLockedUpdateView.as_view(),
+        name="article-update-locked",
+    ),
     path("articles/<int:pk>/delete/", views.ArticleDeleteView.as_view(), name="article-delete"),
 ]

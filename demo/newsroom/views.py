@@ -118,6 +118,22 @@ class ArticleUpdateView(
 # --8<-- [end:update]
 
 
+# --8<-- [start:locked]
+class ArticleLockedUpdateView(ArticleUpdateView):
+    """The same form in lock mode: one editor at a time ("Edit alone").
+
+    The first editor holds the article; the others see the form read-only, who holds
+    it, and "Ask to edit"; editors who may delete articles may take it over. The lock
+    ends by itself when its holder's last tab leaves the article.
+    """
+
+    pusher_edit_mode = "lock"
+    pusher_lock_takeover_permission = "newsroom.delete_article"
+
+
+# --8<-- [end:locked]
+
+
 # --8<-- [start:delete]
 class ArticleDeleteView(PermissionRequiredMixin, PusherDeleteMixin, DeleteView):
     """Sends ``delete`` with the confirmation page and ``deleted`` once it is gone."""

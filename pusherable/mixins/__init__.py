@@ -24,11 +24,14 @@ Write events (``created``, ``updated``, ``deleted``; see
 :data:`PUSHERABLE_MODEL_CHANNEL_EVENTS`) also go to the model's channel, so that
 list pages update live. :class:`PusherUpdateMixin` merges a save made from a form
 older than the object with the stored one, field by field, and refuses only true
-conflicts (the collision guard, :mod:`pusherable.guard`).
+conflicts (the collision guard, :mod:`pusherable.guard`); with
+``pusher_edit_mode = "lock"`` one editor at a time holds the object instead
+(:mod:`pusherable.locks`).
 """
 
 from ..delivery import SOCKET_ID_HEADER
 from .base import PusherCreateMixin, PusherDeleteMixin, PusherDetailMixin, PusherMixin
+from .lock import PusherEditLockMixin
 from .update import PusherUpdateMixin
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "PusherCreateMixin",
     "PusherDeleteMixin",
     "PusherDetailMixin",
+    "PusherEditLockMixin",
     "PusherMixin",
     "PusherUpdateMixin",
 ]

@@ -33,6 +33,7 @@ from ..merge import MergeResult, apply_merge, fields_outside_form, keep_changes_
 from ..payload import changed_values
 from ..versions import object_version
 from .base import PusherMixin, _FormViewBase
+from .lock import PusherEditLockMixin
 
 if TYPE_CHECKING:
     from django.forms import BaseForm
@@ -42,7 +43,7 @@ __all__ = ["PusherUpdateMixin"]
 logger = logging.getLogger("pusherable")
 
 
-class PusherUpdateMixin(PusherMixin, _FormViewBase):
+class PusherUpdateMixin(PusherEditLockMixin, PusherMixin, _FormViewBase):
     """Send ``update`` when the form renders, ``updated`` after a save that changed something.
 
     ``updated`` carries ``"changed"``: the new values of the fields in
@@ -57,6 +58,9 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
     user is told what was merged in (:meth:`report_pusher_merge`); a field
     changed by both to different values is refused with the other value shown
     (:meth:`refuse_pusher_conflicts`).
+
+    ``pusher_edit_mode = "lock"`` lets one editor at a time change the object
+    instead (see :class:`~pusherable.mixins.lock.PusherEditLockMixin`).
     """
 
     pusher_event_name: str | None = "update"
@@ -239,6 +243,8 @@ class PusherUpdateMixin(PusherMixin, _FormViewBase):
         obj = self.get_pusher_object()
         if obj is None or obj.pk is None:
             return self.save_pusher_form(form, None)
+        if self.pusher_lock_refuses_save():
+            return self.refuse_pusher_locked_save(form)
         with transaction.atomic(using=router.db_for_write(type(obj), instance=obj)):
             # Locked until the save commits, so no other save slips in between.
             stored = fetch_stored(obj)

@@ -12,6 +12,9 @@
     The collision guard's hidden version input, for templates that render a form's
     fields one by one (``{{ form }}`` already includes it).
 
+``{% pusherable_lock %}``
+    In an edit view in lock mode: who holds the edit lock, with "Ask to edit".
+
 Both render through templates in ``pusherable/templates/pusherable/`` and put data
 in ``<script type="application/json">`` elements, so no value can become markup or
 code. Both accept ``nonce=...``; by default they use the ``csp_nonce`` of the context
@@ -32,7 +35,13 @@ from ..browser import browser_config, pusher_js_script, subscription, to_script_
 from ..catchup import declaration_extras
 from ..guard import version_field_name
 
-__all__ = ["pusherable_script", "pusherable_subscribe", "pusherable_version_field", "register"]
+__all__ = [
+    "pusherable_lock",
+    "pusherable_script",
+    "pusherable_subscribe",
+    "pusherable_version_field",
+    "register",
+]
 
 register = template.Library()
 
@@ -202,3 +211,13 @@ def pusherable_version_field(form: Any) -> str:
         return ""
     # A BoundField renders its widget through a template: already safe HTML.
     return str(form[name])
+
+
+@register.inclusion_tag("pusherable/lock.html", takes_context=True)
+def pusherable_lock(context: Context) -> dict[str, Any]:
+    """The edit lock's banner of a view in lock mode: who holds it, "Ask to edit".
+
+    Renders nothing unless the view (or the admin) put ``pusherable_lock`` in the
+    context: see :class:`~pusherable.mixins.PusherEditLockMixin`.
+    """
+    return {"lock": context.get("pusherable_lock")}

@@ -5,7 +5,8 @@
  * pusherable.js. It listens to the "pusherable:notify" DOM events and:
  *
  * - on a change form, keeps the presence bar ([data-pusherable-presence]) up to
- *   date: "alice is editing this", from pusherable:here/joined/left/intent;
+ *   date: "alice is editing this", "bob is editing Body", from
+ *   pusherable:here/joined/left/intent and pusherable-fields.js's pusherable:field;
  * - on a change list ([data-pusherable-live-list]), refreshes the results when
  *   an object of the model is created, changed or deleted, unless the user is in
  *   the middle of something there (rows selected, list_editable), in which case
@@ -38,6 +39,7 @@
   function presenceBar(bar) {
     const channel = bar.getAttribute('data-pusherable-presence');
     const members = new Map();
+    const fields = new Map(); // member id -> label of the field they are in
 
     function render() {
       while (bar.firstChild) bar.removeChild(bar.firstChild);
@@ -47,7 +49,9 @@
       }
       for (const member of members.values()) {
         const intent = (member.info && member.info.intent) || 'viewing';
-        const item = make('span', 'pusherable-presence__member', memberName(member) + ' is ' + intent + ' this');
+        const field = fields.get(String(member.id));
+        const text = memberName(member) + ' is ' + (field ? 'editing ' + field : intent + ' this');
+        const item = make('span', 'pusherable-presence__member', text);
         item.setAttribute('data-intent', intent);
         item.setAttribute('data-member', member.id);
         bar.appendChild(item);
@@ -64,6 +68,10 @@
         members.set(String(data.member.id), data.member);
       } else if (event === 'pusherable:left') {
         members.delete(String(data.member.id));
+        fields.delete(String(data.member.id));
+      } else if (event === 'pusherable:field') {
+        if (data.label) fields.set(String(data.member.id), data.label);
+        else fields.delete(String(data.member.id));
       } else {
         return;
       }

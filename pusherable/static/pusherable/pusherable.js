@@ -25,8 +25,12 @@
  *                                                                 open edit form
  *
  * Add-ons loaded after this file (pusherable-forms.js: live merge of edit forms;
- * pusherable-catchup.js: catch-up after a reconnection) plug in through
- * pusherable.use(plugin), and add events of their own.
+ * pusherable-catchup.js: catch-up after a reconnection; pusherable-fields.js: who
+ * is editing which field; pusherable-lock.js: the edit lock) plug in through
+ * pusherable.use(plugin), and add events of their own. A plugin's hooks: start(host),
+ * scan(node), state(change), subscribed(channel), event(channel, event, data),
+ * server(channel, event, data) for the server's pusherable:* events the core does
+ * not handle, presence(channel, event, data) after here/joined/left.
  *
  * Collision guard: an edit form rendered by PusherUpdateMixin (or the admin mixin)
  * holds a hidden input[data-pusherable-version]. When an "updated" (or "deleted")
@@ -60,6 +64,10 @@
   // Protocol events, and this library's own events delivered by the code below:
   // a subscription to '*' never receives them as ordinary events.
   const RESERVED_EVENT = /^(pusher:|pusher_internal:|pusherable:)/;
+  // Server events of add-ons (pusherable:field, pusherable:lock and others): only the
+  // server can send them (client events start with "client-").
+  const SERVER_EVENT = /^pusherable:/;
+  const PRESENCE_EVENT = /^pusherable:(here|joined|left)$/;
   const DEFAULTS = {
     key: '',
     options: {},
@@ -204,6 +212,8 @@
 
   function notifyChannel(record, event, data) {
     deliver(handlersOf(record), event, data, record.name, false);
+    // Add-ons that keep per-member state (who is in which field) follow presence.
+    if (PRESENCE_EVENT.test(event)) runPlugins('presence', record.name, event, data);
   }
 
   // --- HTTP ----------------------------------------------------------------------
@@ -604,6 +614,10 @@
         if (record.presence) intentChanged(record, data);
         return;
       default:
+        if (SERVER_EVENT.test(event)) {
+          runPlugins('server', record.name, event, data);
+          return;
+        }
         if (RESERVED_EVENT.test(event)) return;
     }
     const handlers = handlersOf(record, event);
@@ -704,6 +718,17 @@
     },
     notifyPage: notifyPage,
     getJSON: getJSON,
+    // A POST with the CSRF token and the socket id, as the library's own requests.
+    post: (url, fields) => post(url, fields),
+    socketId: socketId,
+    me: (name) => {
+      const record = state.channels.get(name);
+      return record && record.presence ? copyMember(record.presence.me) : null;
+    },
+    members: (name) => {
+      const record = state.channels.get(name);
+      return record && record.presence ? Array.from(record.presence.members.values(), copyMember) : [];
+    },
     reasonFor: reasonFor,
     parseJSON: parseJSON,
     versionOf: versionOf,

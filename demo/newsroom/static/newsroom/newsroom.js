@@ -85,6 +85,7 @@
     members.set(id, {
       name: displayName(info, id),
       intent: (previous && previous.intent) || info.intent || "viewing",
+      field: previous ? previous.field : null,
     });
   }
 
@@ -114,7 +115,10 @@
       avatar.textContent = member.name.charAt(0).toUpperCase();
       avatar.style.setProperty("--hue", String((Number(id) * 137) % 360));
       const text = document.createElement("span");
-      text.textContent = member.name + " " + (INTENT_WORDS[member.intent] || member.intent);
+      text.textContent =
+        member.name +
+        " " +
+        (member.field ? "is editing " + member.field : INTENT_WORDS[member.intent] || member.intent);
       item.append(avatar, text);
       list.append(item);
     }
@@ -431,6 +435,14 @@
       renderPresence();
       if (member) {
         logActivity(member.name + " left");
+      }
+    },
+    // pusherable-fields.js: the field another editor is in ("Bob is editing Body").
+    "pusherable:field"(data) {
+      const member = members.get(String(data.member.id));
+      if (member) {
+        member.field = data.label;
+        renderPresence();
       }
     },
     "pusherable:intent"(data) {
