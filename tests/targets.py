@@ -52,8 +52,10 @@ __all__ = [
     "TargetUnavailable",
     "free_port",
     "require_target",
+    "running_process",
     "selected_targets",
     "start_target",
+    "wait_ready",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,9 +169,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _process(
+def running_process(
     command: Sequence[str], *, log: Path, cwd: Path, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` (output to ``log``) until the block exits; then stop it by PID."""
     with open(log, "wb") as out:
         process = subprocess.Popen(
             list(command),
@@ -185,7 +188,8 @@ def _process(
         _stop(process)
 
 
-def _wait(ready: Any, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+def wait_ready(ready: Any, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    """Poll ``ready()`` until true; fail with the log if ``process`` exits or time runs out."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -229,8 +233,10 @@ def _redis(tmp: Path) -> Iterator[int]:
         "--daemonize", "no",
     ]  # fmt: skip
     log = tmp / "redis.log"
-    with _process(command, log=log, cwd=tmp) as process:
-        _wait(lambda: _redis_command(port, "PING") == b"+PONG\r\n", process, log, "redis-server")
+    with running_process(command, log=log, cwd=tmp) as process:
+        wait_ready(
+            lambda: _redis_command(port, "PING") == b"+PONG\r\n", process, log, "redis-server"
+        )
         yield port
 
 
@@ -294,10 +300,10 @@ def _soketi(tmp: Path, names_and_envs: Sequence[tuple[str, dict[str, str]]]) -> 
             # SOKETI_* and a .env file in its working directory (the empty temporary one).
             full_env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), **env}
             command = [str(SOKETI), "start", f"--config={config}"]
-            process = stack.enter_context(_process(command, log=log, cwd=tmp, env=full_env))
+            process = stack.enter_context(running_process(command, log=log, cwd=tmp, env=full_env))
             waits.append((f"http://{HOST}:{env['SOKETI_PORT']}/ready", process, log, name))
         for url, process, log, name in waits:
-            _wait(lambda url=url: _http_ok(url), process, log, f"soketi ({name})")
+            wait_ready(lambda url=url: _http_ok(url), process, log, f"soketi ({name})")
         yield
 
 
