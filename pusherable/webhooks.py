@@ -6,8 +6,8 @@ body with the app secret, the app key, a ``time_ms`` within five minutes);
 signal per event.
 
 Order
-    Pusher sends a channel's webhooks in order; soketi sends each one as its own
-    concurrent request, so ``member_added`` may come before ``channel_occupied``
+    The bundled server sends a channel's webhooks in order; soketi sends each one
+    as its own concurrent request, so ``member_added`` may come before ``channel_occupied``
     and ``channel_vacated`` before the last ``member_removed``, and behind a load
     balancer several Django processes handle them at once. Presence is therefore
     recorded by each event's ``time_ms`` (when the server sent it): an event older
