@@ -315,7 +315,10 @@ def test_fields_outside_the_form_changed_meanwhile_are_kept(client, article, bob
         Article.objects.filter(pk=instance.pk).update(api_token="set-meanwhile")
         return real_fetch(instance)
 
-    with commit(), mock.patch("pusherable.mixins.update.fetch_stored", fetch_after_a_concurrent_save):
+    with (
+        commit(),
+        mock.patch("pusherable.mixins.update.fetch_stored", fetch_after_a_concurrent_save),
+    ):
         response = client.post(url, form_data(article, token, title="Bob's"))
     assert response.status_code == 302
     article.refresh_from_db()
