@@ -1,5 +1,6 @@
 # The two commands of the README: `make demo` and `make test`.
-# Both install what they need themselves: a .venv, the npm packages, and Chromium.
+# Both install what they need themselves: a .venv, the npm packages (pusher-js,
+# soketi, laravel-echo), Chromium and, for the soketi cluster, redis-server.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test demo lint docs bench chromium install clean
+.PHONY: test test-bundled demo lint docs bench chromium redis install clean
 
 install: $(INSTALLED) $(NODE_INSTALLED)
 
@@ -29,9 +30,22 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
-test: install chromium
-	$(PY) -m pytest
+# The end-to-end tests of two soketi nodes share channels through redis-server
+# (started by the tests on a free loopback port, nothing saved to disk).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian's redis-server for the soketi cluster tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+
+# Every Pusher target: the bundled server, one soketi, a two-node soketi cluster.
+# PUSHERABLE_REQUIRE_TARGETS turns a missing soketi or redis-server into a failure.
+test: install chromium redis
+	PUSHERABLE_REQUIRE_TARGETS=1 $(PY) -m pytest --pusher-target=all
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# The quicker loop: end-to-end tests against the bundled server only.
+test-bundled: install chromium
+	$(PY) -m pytest --pusher-target=bundled
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -12,11 +12,13 @@ import threading
 from typing import Any
 
 import pusher
+from pusher.errors import PusherBadStatus
+from pusher.http import POST, Request
 
 from .conf import settings, settings_reloaded
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, DeliveryError
 
-__all__ = ["get_client", "reset_clients"]
+__all__ = ["get_client", "reset_clients", "terminate_user_connections"]
 
 _clients: dict[float | None, pusher.Pusher] = {}
 _lock = threading.Lock()
@@ -55,6 +57,45 @@ def reset_clients() -> None:
     """Forget the cached clients; the next :func:`get_client` builds a new one."""
     with _lock:
         _clients.clear()
+
+
+def terminate_user_connections(user: Any) -> None:
+    """Close every connection signed in as ``user`` (a user, or a member id string).
+
+    For when a user loses access: a tab that already listens keeps hearing until
+    it subscribes again. Only connections signed in with pusher-js's
+    ``signin()`` (``pusherable:user-auth``) are affected.
+
+    The ``pusher`` library posts to ``/users/<id>/terminate_connections`` (hosted
+    Pusher, the bundled server); soketi serves that under ``/apps/<app_id>/`` only
+    and answers 404, so that path is tried next. Raises
+    :exc:`~pusherable.exceptions.DeliveryError` when neither works, including an
+    answer with status 200 whose body reports an error (soketi's way).
+    """
+    if isinstance(user, str):
+        user_id = user
+    else:
+        from .authorization import member_id
+
+        user_id = member_id(user)
+    client = get_client()
+    try:
+        try:
+            answer = client.terminate_user_connections(user_id)
+        except PusherBadStatus as exc:
+            if not str(exc).startswith("404"):
+                raise
+            inner = client._pusher_client  # the library has no call for this path
+            path = f"/apps/{inner.app_id}/users/{user_id}/terminate_connections"
+            answer = inner.http.send_request(Request(inner, POST, path, {}))
+    except (pusher.errors.PusherError, ValueError, OSError) as exc:
+        raise DeliveryError(f"Cannot end the connections of user {user_id}: {exc}") from exc
+    if isinstance(answer, dict) and answer.get("error"):
+        status = answer.get("code")
+        raise DeliveryError(
+            f"Cannot end the connections of user {user_id}: {answer['error']}",
+            status=status if isinstance(status, int) else None,
+        )
 
 
 def _on_settings_reloaded(sender: Any, setting: str, **kwargs: Any) -> None:

@@ -181,9 +181,14 @@ def default_policy(
 
 
 def default_user_info(*, user: Any, **kwargs: Any) -> dict[str, Any]:
-    """``{"name": ...}``: what the others see of a member, named by
-    :func:`pusherable.users.display_name` as everywhere else."""
-    return {"name": display_name(user) or str(user)}
+    """``{"id": ..., "name": ...}``: what the others see of a member.
+
+    ``id`` is the member id (:func:`member_id`), because clients such as Laravel
+    Echo hand only ``user_info`` to their ``here``/``joining``/``leaving``
+    callbacks; ``name`` comes from :func:`pusherable.users.display_name`, as
+    everywhere else.
+    """
+    return {"id": member_id(user), "name": display_name(user) or str(user)}
 
 
 # -- Pieces of a request -------------------------------------------------------------
@@ -349,8 +354,8 @@ def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = Non
     """Make ``info`` JSON-safe and keep ``{"user_id", "user_info"}`` under ``limit`` bytes.
 
     Too large, it is trimmed (and a warning logged): other keys are dropped, last
-    first, then ``name`` is shortened; ``intent`` is kept. If even that does not fit,
-    :exc:`~pusherable.exceptions.BadAuthorizationRequest` is raised.
+    first, then ``name`` is shortened; ``id`` and ``intent`` are kept. If even that
+    does not fit, :exc:`~pusherable.exceptions.BadAuthorizationRequest` is raised.
     """
     if not isinstance(info, dict):
         raise ConfigurationError(
@@ -368,7 +373,7 @@ def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = Non
         size,
         limit,
     )
-    for key in reversed([k for k in info if k not in ("name", "intent")]):
+    for key in reversed([k for k in info if k not in ("id", "name", "intent")]):
         del info[key]
         if _json_size({"user_id": user_id, "user_info": info}) <= limit:
             return info

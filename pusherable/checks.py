@@ -9,6 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
@@ -24,6 +25,7 @@ __all__ = [
     "check_model_names",
     "check_pusher_js_integrity",
     "check_setting_choices",
+    "check_shared_caches",
     "check_urls_included",
 ]
 
@@ -227,3 +229,43 @@ def check_urls_included(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             id="pusherable.W003",
         )
     ]
+
+
+#: Cache backends whose entries live in one process only.
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.caches)
+def check_shared_caches(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    # Development servers run one process; production runs several (workers, hosts),
+    # and each would keep its own presence, intents and change history.
+    if django_settings.DEBUG:
+        return []
+    caches = getattr(django_settings, "CACHES", {})
+    messages: list[CheckMessage] = []
+    uses = {
+        "PUSHERABLE_PRESENCE_CACHE": "presence from webhooks, declared intents and their "
+        "rate limit",
+        "PUSHERABLE_HISTORY_CACHE": "the change history that pages catch up from",
+        "PUSHERABLE_LOCK_CACHE": "edit locks (two editors could each hold one)",
+    }
+    for name, what in uses.items():
+        alias = getattr(settings, name)
+        backend = str(caches.get(alias, {}).get("BACKEND", ""))
+        if backend not in PER_PROCESS_CACHES:
+            continue
+        messages.append(
+            Warning(
+                f"{name} is the cache {alias!r} ({backend.rsplit('.', 1)[-1]}), which each "
+                f"process keeps for itself: with several Django processes, {what} would "
+                "differ from one process to the next.",
+                hint="Point it at a cache every process shares (Redis, Memcached, the "
+                "database cache, or a file-based cache on a single machine), or add "
+                "'pusherable.W005' to SILENCED_SYSTEM_CHECKS if only one process ever runs.",
+                id="pusherable.W005",
+            )
+        )
+    return messages

@@ -4,18 +4,37 @@
 body with the app secret, the app key, a ``time_ms`` within five minutes);
 :func:`dispatch` records presence (:mod:`pusherable.presence`) and sends one
 signal per event.
+
+Order
+    The bundled server sends a channel's webhooks in order; soketi sends each one
+    as its own concurrent request, so ``member_added`` may come before ``channel_occupied``
+    and ``channel_vacated`` before the last ``member_removed``, and behind a load
+    balancer several Django processes handle them at once. Presence is therefore
+    recorded by each event's ``time_ms`` (when the server sent it): an event older
+    than what is already recorded for that member (or than the channel's last
+    ``channel_vacated``) changes nothing. One channel's events are applied one at
+    a time, under a short lock in the presence cache (``cache.add``, atomic in
+    Redis, Memcached and the database cache). Signals are sent for every event, in
+    the order they arrive, each with its ``time_ms``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.core.cache import caches
 from django.dispatch import Signal
 from django.http import HttpRequest
 
 from . import api, presence, signals
 from .channels import ParsedChannel, parse_channel
+from .conf import settings
 from .exceptions import PusherableError
 
 __all__ = ["EVENT_SIGNALS", "InvalidWebhook", "dispatch", "dispatch_event", "verify"]
@@ -32,6 +51,16 @@ EVENT_SIGNALS: dict[str, Signal] = {
 }
 
 _ENCRYPTED_PREFIX = "private-encrypted-"
+
+_ORDER_KEY = "pusherable:webhooks:order:{}"
+_LOCK_KEY = "pusherable:webhooks:lock:{}"
+#: How long one event may hold a channel's lock (it expires by itself after that),
+#: and how long another waits for it before going ahead anyway.
+_LOCK_TIMEOUT = 5
+_LOCK_WAIT = 2.0
+#: Members who left are remembered this long (ms), to recognise a late ``member_added``:
+#: pusher's ``validate_webhook`` refuses webhooks older than five minutes anyway.
+_KEEP_LEFT_MS = 600_000
 
 
 class InvalidWebhook(PusherableError, ValueError):
@@ -71,12 +100,91 @@ def _parse(channel: str) -> ParsedChannel | None:
         return None
 
 
+def _sent_at(time_ms: Any) -> int:
+    """The webhook's ``time_ms``, or now when it has none."""
+    if isinstance(time_ms, int) and not isinstance(time_ms, bool):
+        return time_ms
+    return int(time.time() * 1000)
+
+
 def _text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _client_data(value: Any) -> Any:
+    """The client event's ``data`` as the string the browser sent.
+
+    Pusher sends that string; soketi sends it decoded (an object): it is encoded
+    back, compactly, as pusher-js's ``JSON.stringify`` wrote it.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+
+
+@contextmanager
+def _channel_lock(channel: str) -> Iterator[None]:
+    """Apply one channel's webhook events one at a time, across processes."""
+    cache = caches[settings.PUSHERABLE_PRESENCE_CACHE]
+    key, token = _LOCK_KEY.format(channel), uuid.uuid4().hex
+    deadline = time.monotonic() + _LOCK_WAIT
+    while not cache.add(key, token, _LOCK_TIMEOUT):
+        if time.monotonic() > deadline:
+            # Better a rare lost update than a webhook that times out.
+            logger.warning("pusherable: webhook lock on %r not released; going ahead", channel)
+            break
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        if cache.get(key) == token:
+            cache.delete(key)
+
+
+def _record_presence(name: str, channel: str, user_id: str | None, time_ms: int) -> bool:
+    """Apply a presence webhook unless a later one was applied; ``False`` if it is stale."""
+    cache = caches[settings.PUSHERABLE_PRESENCE_CACHE]
+    ttl = int(settings.PUSHERABLE_PRESENCE_TTL)
+    with _channel_lock(channel):
+        key = _ORDER_KEY.format(channel)
+        order = cache.get(key) or {}
+        users: dict[str, list[Any]] = dict(order.get("users") or {})
+        vacated = int(order.get("vacated") or 0)
+        applied = True
+        if name == "channel_vacated":
+            vacated = max(vacated, time_ms)
+            # Everyone whose last news is older left; anyone who joined since stays.
+            for member in presence.tracked_member_ids(channel):
+                if (users.get(member) or [0])[0] <= time_ms:
+                    presence.track_member_removed(channel, member)
+                    users[member] = [time_ms, False]
+            if not presence.tracked_member_ids(channel):
+                presence.forget_channel(channel)
+        elif user_id is not None:
+            last = users.get(user_id)
+            if (last is not None and last[0] > time_ms) or (
+                name == "member_added" and vacated > time_ms
+            ):
+                applied = False
+            elif name == "member_added":
+                presence.track_member_added(channel, user_id, time_ms=time_ms)
+                users[user_id] = [time_ms, True]
+            else:
+                presence.track_member_removed(channel, user_id)
+                users[user_id] = [time_ms, False]
+        horizon = time_ms - _KEEP_LEFT_MS
+        users = {u: v for u, v in users.items() if v[1] or v[0] >= horizon}
+        cache.set(key, {"users": users, "vacated": vacated}, ttl)
+    if not applied:
+        logger.debug("pusherable: %s of %s on %r arrived after later news", name, user_id, channel)
+    return applied
 
 
 def dispatch_event(event: Any, *, time_ms: Any = None) -> bool:
@@ -101,19 +209,14 @@ def dispatch_event(event: Any, *, time_ms: Any = None) -> bool:
         if user_id is None:
             logger.debug("pusherable: %s webhook without user_id ignored", name)
             return False
-        if name == "member_added":
-            presence.track_member_added(
-                channel, user_id, time_ms=time_ms if isinstance(time_ms, int) else None
-            )
-        else:
-            presence.track_member_removed(channel, user_id)
+        _record_presence(name, channel, user_id, _sent_at(time_ms))
         kwargs["user_id"] = user_id
     elif name == "channel_vacated":
-        presence.forget_channel(channel)
+        _record_presence(name, channel, None, _sent_at(time_ms))
     elif name == "client_event":
         kwargs.update(
             event=event.get("event"),
-            data=event.get("data"),
+            data=_client_data(event.get("data")),
             socket_id=event.get("socket_id"),
             user_id=user_id,
         )

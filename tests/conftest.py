@@ -11,7 +11,21 @@ from pusherable.backends.pusher import Backend
 from pusherable.signals import delivery_failed
 from pusherable.testing import outbox
 from tests.fake_pusher import FakePusher
+from tests.targets import ALL_TARGETS, selected_targets
 from tests.testapp.models import Article, Tag
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--pusher-target",
+        default=None,
+        help="Pusher-compatible servers the end-to-end tests run against: "
+        f"{', '.join(ALL_TARGETS)} or all (default; also PUSHERABLE_TEST_TARGETS).",
+    )
+
+
+def pytest_configure(config):
+    config.pusher_targets = selected_targets(config.getoption("--pusher-target"))
 
 
 @pytest.fixture(autouse=True)

@@ -64,3 +64,7 @@ PUSHER_SSL = False
 
 # Events stay in memory (pusherable.testing.outbox) unless a test says otherwise.
 PUSHERABLE_BACKEND = "pusherable.backends.locmem.Backend"
+
+# The suite runs one Django process (its caches are per process on purpose, and
+# emptied between tests); the multi-process tests configure a shared cache.
+SILENCED_SYSTEM_CHECKS = ["pusherable.W005"]

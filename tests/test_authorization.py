@@ -97,7 +97,7 @@ def test_presence_channel_data_shape(world):
     assert_signed(answer, channel)
     assert json.loads(answer["channel_data"]) == {
         "user_id": str(viewer.pk),
-        "user_info": {"name": "Viewer Example", "intent": "viewing"},
+        "user_info": {"id": str(viewer.pk), "name": "Viewer Example", "intent": "viewing"},
     }
 
 
@@ -107,6 +107,7 @@ def test_presence_name_falls_back_to_username(world):
     editor.save()
     answer = authorize(editor, channel_for(world.article, "presence"), intent="editing").json()
     assert json.loads(answer["channel_data"])["user_info"] == {
+        "id": str(editor.pk),
         "name": "editor",
         "intent": "editing",
     }
@@ -377,7 +378,10 @@ def test_signin_answers_user_data_with_a_string_id(world):
     answer = response.json()
     assert set(answer) == {"auth", "user_data"}
     user_data = json.loads(answer["user_data"])
-    assert user_data == {"id": str(viewer.pk), "user_info": {"name": "Viewer Example"}}
+    assert user_data == {
+        "id": str(viewer.pk),
+        "user_info": {"id": str(viewer.pk), "name": "Viewer Example"},
+    }
     key, signature = answer["auth"].split(":")
     assert key == KEY
     assert verify(SECRET, f"{SOCKET_ID}::user::{answer['user_data']}", signature)

@@ -50,7 +50,7 @@ def test_intent_is_remembered_for_who_is_here(world):
     assert declare(viewer, channel, "viewing").status_code == 200
     [member] = presence.who_is_here(world.article, source="webhooks")
     assert member.intent == "viewing"
-    assert member.info == {"name": "Viewer Example", "intent": "viewing"}
+    assert member.info == {"id": str(viewer.pk), "name": "Viewer Example", "intent": "viewing"}
 
 
 def test_editing_needs_the_change_permission(world):

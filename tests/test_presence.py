@@ -81,7 +81,7 @@ def test_api_members_are_mapped_to_users_in_one_query(world, users_api, django_a
         members = presence.who_is_here(world.article, source="api")
     assert [member.user for member in members] == [editor, viewer]
     assert [member.id for member in members] == [str(editor.pk), str(viewer.pk)]
-    assert members[0].info == {"name": "Editor Example", "intent": "viewing"}
+    assert members[0].info == {"id": str(editor.pk), "name": "Editor Example", "intent": "viewing"}
     assert members[0].intent == "viewing"
     [path] = users_api.paths
     assert path.startswith("/apps/123456/channels/presence-article_1/users?")
@@ -99,7 +99,13 @@ def test_channel_name_works_too(world, users_api):
     users_api.answer = {"users": [{"id": world.users["admin"].pk}]}
     [member] = presence.who_is_here("presence-lobby", source="api")
     assert member.user == world.users["admin"]
-    assert member.info == {"name": "Admin Example", "intent": "viewing"}
+    # soketi lists numeric ids as numbers; the member id is a string either way.
+    assert member.id == str(world.users["admin"].pk)
+    assert member.info == {
+        "id": str(world.users["admin"].pk),
+        "name": "Admin Example",
+        "intent": "viewing",
+    }
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,7 @@ def test_the_authorization_endpoint_lets_the_editor_in(client, editor, article, 
     member = json.loads(response.json()["channel_data"])
     assert member == {
         "user_id": str(editor.pk),
-        "user_info": {"name": "Edith", "intent": "editing"},
+        "user_info": {"id": str(editor.pk), "name": "Edith", "intent": "editing"},
     }
 
 

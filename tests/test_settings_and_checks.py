@@ -68,7 +68,8 @@ def run(check):
 
 
 def test_checks_pass_on_the_test_settings():
-    assert [m for m in checks.run_checks() if m.id.startswith("pusherable.")] == []
+    reported = [m for m in checks.run_checks() if m.id.startswith("pusherable.")]
+    assert [m for m in reported if not m.is_silenced()] == []
 
 
 @override_settings(PUSHERABLE_CHANNEL_TYPE="secret")
@@ -150,7 +151,7 @@ def test_w002_models_sharing_a_name(monkeypatch):
 
 def test_checks_are_documented():
     text = Path("docs/reference/checks.rst").read_text(encoding="utf-8")
-    for code in ("E001", "E002", "E003", "E004", "E005", "W001", "W002"):
+    for code in ("E001", "E002", "E003", "E004", "E005", "W001", "W002", "W005"):
         assert f"pusherable.{code}" in text
 
 

@@ -1,4 +1,8 @@
-"""Fixtures of the end-to-end tests: the bundled server, Django on loopback, Chromium."""
+"""Fixtures of the end-to-end tests: a Pusher-compatible server, Django on loopback, Chromium.
+
+Every test that takes ``site`` runs once per selected target (:mod:`tests.targets`):
+the bundled server, one soketi, and a two-node soketi cluster over Redis.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ from django.test import Client
 from django.urls import reverse
 
 from pusherable.channels import channel_for
-from pusherable.server.testing import RunningServer, run_server
 from tests.chromium import require_chromium
 from tests.e2e.harness import (
     BrowserThread,
@@ -26,10 +29,26 @@ from tests.e2e.harness import (
     run_django,
 )
 from tests.e2e.views import PUSHER_JS
+from tests.targets import PusherTarget, node_script, require_target, start_target
 from tests.testapp.models import Article
 
 #: A short grace period, so that "left" arrives quickly; tests that need it longer say so.
 GRACE_PERIOD = 0.3
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One run of each test per selected target, named [bundled], [soketi], [cluster].
+    if "pusher_target" in metafunc.fixturenames:
+        targets = metafunc.config.pusher_targets  # type: ignore[attr-defined]
+        metafunc.parametrize("pusher_target", targets, indirect=True)
+
+
+@pytest.fixture
+def pusher_target(request: pytest.FixtureRequest) -> str:
+    """The name of the target this test runs against (skipped if it cannot run here)."""
+    name = str(request.param)
+    require_target(name)
+    return name
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +63,9 @@ def browser_thread() -> Iterator[BrowserThread]:
 
 @dataclass
 class Site:
-    """One end-to-end setup: the bundled server, Django, users, an article, signals."""
+    """One end-to-end setup: a Pusher target, Django, users, an article, signals."""
 
-    pusher: RunningServer
+    pusher: PusherTarget
     django: DjangoServer
     browser: BrowserThread
     article: Article
@@ -63,8 +82,24 @@ class Site:
     def path(self, name: str = "e2e-article") -> str:
         return reverse(name, args=[self.article.pk])
 
+    def session(self, username: str) -> dict[str, str]:
+        """``{"cookie", "csrf"}``: what a client of ``username`` sends to Django's endpoints."""
+        from django.conf import settings
+        from django.middleware.csrf import _get_new_csrf_string
+
+        client = Client()
+        client.force_login(self.users[username])
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        csrf = _get_new_csrf_string()
+        cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}"
+        return {"cookie": cookie, "csrf": csrf}
+
     def login(self, username: str) -> BrowserUser:
-        """A browser context logged in as ``username``."""
+        """A browser context logged in as ``username``, on the target's next node.
+
+        On a cluster the first user's pages connect to the node Django sends to,
+        the second user's to the other node, and so on.
+        """
         client = Client()
         client.force_login(self.users[username])
         from django.conf import settings
@@ -73,6 +108,7 @@ class Site:
         user = self.browser.new_user(
             self.django.url,
             [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": self.django.url}],
+            init_script=node_script(self.pusher.ws_port(len(self.contexts))),
         )
         self.contexts.append(user)
         return user
@@ -118,8 +154,10 @@ def make_users() -> dict[str, User]:
     return users
 
 
-@pytest.fixture
-def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -> Iterator[Site]:
+@contextlib.contextmanager
+def running_site(
+    settings: Any, pusher_target: str, browser: BrowserThread | None, **target_options: Any
+) -> Iterator[Site]:
     """Everything running; torn down browsers first, then the server, then Django."""
     caches["default"].clear()  # who-is-here records of earlier tests' articles
     recorder = SignalRecorder()
@@ -129,7 +167,9 @@ def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -
         django = stack.enter_context(run_django())
         settings.ROOT_URLCONF = "tests.e2e.urls"
         webhook_url = django.url + reverse("pusherable:webhook")
-        pusher = stack.enter_context(run_server(webhook_url=[webhook_url]))
+        pusher = stack.enter_context(
+            start_target(pusher_target, webhook_urls=[webhook_url], **target_options)
+        )
         for name, value in pusher.settings().items():
             setattr(settings, name, value)
         settings.PUSHERABLE_PUSHER_JS_URL = reverse("e2e-pusher-js")
@@ -141,7 +181,7 @@ def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -
         site = Site(
             pusher=pusher,
             django=django,
-            browser=browser_thread,
+            browser=browser,  # type: ignore[arg-type]
             article=Article.objects.create(title="Draft"),
             users=make_users(),
             signals=recorder,
@@ -149,3 +189,21 @@ def site(transactional_db: None, settings: Any, browser_thread: BrowserThread) -
         stack.callback(site.close_browsers)
         yield site
     caches["default"].clear()
+
+
+@pytest.fixture
+def site(
+    transactional_db: None, settings: Any, browser_thread: BrowserThread, pusher_target: str
+) -> Iterator[Site]:
+    """A Pusher target, Django and Chromium, with users and an article."""
+    with running_site(settings, pusher_target, browser_thread) as site:
+        yield site
+
+
+@pytest.fixture
+def site_without_browser(
+    transactional_db: None, settings: Any, pusher_target: str
+) -> Iterator[Site]:
+    """The same without Chromium, for clients driven from Node."""
+    with running_site(settings, pusher_target, None) as site:
+        yield site

@@ -212,13 +212,20 @@ class BrowserThread:
         """Run ``function(*args)`` in the browser thread and return its result."""
         return self._executor.submit(function, *args).result(HAND_OFF_TIMEOUT)
 
-    def new_user(self, base_url: str, cookies: list[dict[str, Any]]) -> BrowserUser:
-        """A fresh browser context (its own cookie jar) holding ``cookies``."""
+    def new_user(
+        self, base_url: str, cookies: list[dict[str, Any]], *, init_script: str | None = None
+    ) -> BrowserUser:
+        """A fresh browser context (its own cookie jar) holding ``cookies``.
+
+        ``init_script`` runs in each of its pages before the page's own scripts.
+        """
 
         def create() -> Any:
             context = self.browser.new_context(base_url=base_url)
             context.set_default_timeout(STEP_TIMEOUT_MS)
             context.add_cookies(cookies)
+            if init_script:
+                context.add_init_script(init_script)
             return context
 
         return BrowserUser(self, self.call(create))

@@ -28,17 +28,19 @@ def test_two_permitted_users_see_each_other(site: Site) -> None:
     assert here == {
         "channel": site.channel,
         "members": [],
-        "me": {"id": bob_id, "info": {"name": "Bob", "intent": "viewing"}},
+        "me": {"id": bob_id, "info": {"id": bob_id, "name": "Bob", "intent": "viewing"}},
     }
 
     alice = site.login("alice").open(site.path())
     [alice_here] = alice.wait_for("pusherable:here")
-    assert alice_here["members"] == [{"id": bob_id, "info": {"name": "Bob", "intent": "viewing"}}]
+    assert alice_here["members"] == [
+        {"id": bob_id, "info": {"id": bob_id, "name": "Bob", "intent": "viewing"}}
+    ]
     assert alice_here["me"]["id"] == alice_id
     [joined] = bob.wait_for("pusherable:joined", member__id=alice_id)
     assert joined == {
         "channel": site.channel,
-        "member": {"id": alice_id, "info": {"name": "Alice", "intent": "viewing"}},
+        "member": {"id": alice_id, "info": {"id": alice_id, "name": "Alice", "intent": "viewing"}},
     }
     assert member_ids(bob.js("(ch) => pusherable.members(ch)", site.channel)) == [alice_id]
 
@@ -147,16 +149,21 @@ def test_intent_declared_by_the_page_and_changed_live(site: Site) -> None:
     alice = site.login("alice").open(site.path("e2e-article-edit"))
     [here] = alice.wait_for("pusherable:here")
     assert here["me"]["info"]["intent"] == "editing"
-    assert here["members"] == [{"id": bob_id, "info": {"name": "Bob", "intent": "viewing"}}]
+    assert here["members"] == [
+        {"id": bob_id, "info": {"id": bob_id, "name": "Bob", "intent": "viewing"}}
+    ]
     [joined] = bob.wait_for("pusherable:joined", member__id=alice_id)
-    assert joined["member"]["info"] == {"name": "Alice", "intent": "editing"}
+    assert joined["member"]["info"] == {"id": alice_id, "name": "Alice", "intent": "editing"}
 
     # Changed live through the intent endpoint, seen by the other user only.
     answer = alice.js("([ch, i]) => pusherable.setIntent(ch, i)", [site.channel, "viewing"])
     assert answer == {"ok": True}
     [changed] = bob.wait_for("pusherable:intent", member__id=alice_id)
     assert changed["intent"] == "viewing"
-    assert changed["member"] == {"id": alice_id, "info": {"name": "Alice", "intent": "viewing"}}
+    assert changed["member"] == {
+        "id": alice_id,
+        "info": {"id": alice_id, "name": "Alice", "intent": "viewing"},
+    }
     assert bob.js("(ch) => pusherable.members(ch)", site.channel)[0]["info"]["intent"] == (
         "viewing"
     )

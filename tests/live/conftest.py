@@ -1,8 +1,10 @@
 """Fixtures of the live browser tests of the admin, the collision guard and live lists.
 
 Django runs in pytest-django's ``live_server`` thread (with ``tests.guard_urls``),
-the bundled Pusher server in a subprocess (``run_server``, stopped by PID), and
-Debian's Chromium is driven by Playwright's synchronous API. pusher-js is served
+each selected Pusher target (:mod:`tests.targets`: the bundled server, soketi, a
+two-node soketi cluster) in subprocesses stopped by PID, and Debian's Chromium is
+driven by Playwright's synchronous API; on a cluster, each user's pages connect
+to a node of their own. pusher-js is served
 to the browser from ``node_modules`` by intercepting its CDN address, so nothing
 leaves the machine.
 """
@@ -17,6 +19,7 @@ import pytest
 
 from pusherable.conf import DEFAULTS
 from tests.chromium import launch_chromium, require_chromium
+from tests.targets import node_script, require_target, start_target
 
 ROOT = Path(__file__).resolve().parents[2]
 PUSHER_JS = ROOT / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"
@@ -36,10 +39,23 @@ def chromium_path() -> Path:
     return chromium
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every live test once per selected target; one server (or cluster) per target.
+    if "live_target" in metafunc.fixturenames:
+        targets = metafunc.config.pusher_targets  # type: ignore[attr-defined]
+        metafunc.parametrize("live_target", targets, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def pusher_server(chromium_path):
-    testing = pytest.importorskip("pusherable.server.testing")
-    with testing.run_server() as server:
+def live_target(request: pytest.FixtureRequest) -> str:
+    name = str(request.param)
+    require_target(name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def pusher_server(chromium_path, live_target):
+    with start_target(live_target) as server:
         yield server
 
 
@@ -99,13 +115,14 @@ def users(live_site, django_user_model):
 
 
 @pytest.fixture
-def login(browser, live_site, users) -> Iterator[Callable]:
+def login(browser, live_site, users, pusher_server) -> Iterator[Callable]:
     """``login("alice")``: a new browser context signed in to the admin; returns a page."""
     contexts = []
     script = PUSHER_JS.read_text()
 
     def login_as(username: str):
         context = browser.new_context(base_url=live_site.url)
+        context.add_init_script(node_script(pusher_server.ws_port(len(contexts))))
         contexts.append(context)
         context.route(
             # The default URL, answered with the same file from npm: its integrity
