@@ -162,12 +162,41 @@ def test_bob_sees_alice_arrive_and_her_save_land(login):
 
     expect(bob.locator("#here")).to_have_text("Alice is editing", timeout=CONNECT_TIMEOUT_MS)
     expect(alice.locator("#here")).to_have_text("Bob is viewing", timeout=CONNECT_TIMEOUT_MS)
-    expect(bob.locator("#notice")).to_have_text("alice opened the edit form.")
+    expect(bob.locator("#notice")).to_have_text("Alice opened the edit form.")
 
     alice.fill("#id_title", "Hello, world")
     alice.click("form:has(#id_title) button[type=submit]")
     alice.wait_for_url(re.compile(r"/1/$"))
 
     expect(bob.locator("h1[data-field=title]")).to_have_text("Hello, world")
-    expect(bob.locator("#notice")).to_have_text("alice saved: title.")
+    expect(bob.locator("#notice")).to_have_text("Alice saved: title.")
     assert failed == []  # pusher-js and everything else came from the project itself
+
+
+def test_two_editors_see_who_is_in_which_field_and_a_stale_save_merges(login):
+    """The issue-15 and issue-11 behaviours in a project built only from the tutorial."""
+    from playwright.sync_api import expect
+
+    alice = login("alice")
+    bob = login("bob")
+    alice.goto("/1/edit/")
+    bob.goto("/1/edit/")
+    expect(bob.locator("#here")).to_contain_text("Alice is editing", timeout=CONNECT_TIMEOUT_MS)
+
+    # Field presence: Bob sees the field Alice is in, by her display name.
+    alice.focus("#id_body")
+    mark = bob.locator(".pusherable-field-presence[data-pusherable-field=body]")
+    expect(mark).to_have_text("Alice is editing", timeout=CONNECT_TIMEOUT_MS)
+    alice.focus("#id_title")
+    expect(mark).to_have_count(0, timeout=CONNECT_TIMEOUT_MS)
+
+    # The merge: Alice saves the title; Bob, who typed in the body only, saves his
+    # form (opened before her save): both changes stand.
+    bob.fill("#id_body", "Bob's body.")
+    alice.fill("#id_title", "Alice's title")
+    alice.click("form:has(#id_title) button[type=submit]")
+    alice.wait_for_url(re.compile(r"/1/$"))
+    bob.click("form:has(#id_title) button[type=submit]")
+    bob.wait_for_url(re.compile(r"/1/$"))
+    expect(bob.locator("h1[data-field=title]")).to_have_text("Alice's title")
+    expect(bob.locator("[data-field=body]")).to_contain_text("Bob's body.")

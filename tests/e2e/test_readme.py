@@ -61,5 +61,6 @@ def test_the_readme_page_hears_presence_update_and_updated(site: Site, settings)
     # Step 3 ran on what arrived, as the README says it would.
     log = bob.js("() => window.readmeLog")
     assert "Alice is here" in log
-    assert any(line.startswith("alice changed") for line in log), log
+    # Named as presence names her (PUSHERABLE_USER_DISPLAY_NAME), not by username.
+    assert any(line.startswith("Alice changed") for line in log), log
     assert bob.js("() => window.readmeErrors") == []

@@ -31,17 +31,17 @@ function pusherable_notify(event, data) {
       here.set(data.member.id, { ...data.member.info, intent: data.intent });
       break;
     case "update":
-      tell(`${data.user} opened the edit form.`);
+      tell(`${data.user_name} opened the edit form.`);
       return;
     case "updated": // a colleague saved: show the new values where the page has them
       for (const [field, value] of Object.entries(data.changed)) {
         const element = document.querySelector(`[data-field="${field}"]`);
         if (element) element.textContent = value;
       }
-      tell(`${data.user} saved: ${Object.keys(data.changed).join(", ")}.`);
+      tell(`${data.user_name} saved: ${Object.keys(data.changed).join(", ")}.`);
       return;
     case "deleted":
-      tell(`${data.user} deleted this article.`);
+      tell(`${data.user_name} deleted this article.`);
       return;
     default:
       return;
