@@ -121,6 +121,18 @@ class EditLock:
     #: Who asked for it since the holder took it: member id -> display name.
     asks: dict[str, str] = field(default_factory=dict)
 
+    def passed_to(self, holder_id: str, holder_name: str, now: float) -> EditLock:
+        """The same lock held by someone else from ``now``: a fresh lease, no asks."""
+        return EditLock(
+            self.channel,
+            holder_id,
+            holder_name,
+            now + self.lease,
+            now,
+            self.lease,
+            self.takeover_permission,
+        )
+
     def as_json(self, user_id: str | None = None) -> dict[str, Any]:
         """What the page learns: the holder, whether it is ``user_id``, and (for the
         holder) who asked."""
@@ -330,15 +342,7 @@ def hand_over(channel: str, user: Any, to: Any, *, socket_id: str | None = None)
             raise LockRefused("You do not hold the lock.")
         if not isinstance(to, str) or to not in current.asks:
             raise LockRefused("The lock goes only to someone who asked for it.", status=400)
-        lock = EditLock(
-            channel,
-            to,
-            current.asks[to],
-            now + current.lease,
-            now,
-            current.lease,
-            current.takeover_permission,
-        )
+        lock = current.passed_to(to, current.asks[to], now)
         _write(cache, lock, now)
     _announce(channel, lock, current, "handover", socket_id)
     return lock
@@ -359,15 +363,7 @@ def take_over(
         perm = current.takeover_permission
         if not perm or not (user.has_perm(perm) or (obj is not None and user.has_perm(perm, obj))):
             raise AuthorizationError("You may not take the lock over.", status=403)
-        lock = EditLock(
-            channel,
-            user_id,
-            name,
-            now + current.lease,
-            now,
-            current.lease,
-            current.takeover_permission,
-        )
+        lock = current.passed_to(user_id, name, now)
         _write(cache, lock, now)
     _announce(channel, lock, current, "takeover", socket_id)
     return lock
