@@ -10,64 +10,20 @@
 'use strict';
 
 const Pusher = require('pusher-js');
+const { djangoEndpoint, localServer, start } = require('./harness');
 
-const cfg = JSON.parse(process.argv[2]);
-const echos = [];
-const overall = setTimeout(() => fail('scenario timed out'), cfg.timeout_ms || 20000);
-
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function fail(message) {
-  out({ type: 'error', message });
-  finish(1);
-}
-
-function finish(code) {
-  clearTimeout(overall);
-  for (const echo of echos) echo.disconnect();
-  // Let the close frames go out before leaving.
-  setTimeout(() => process.exit(code), 200);
-}
-
-// The browser sends its session cookie and CSRF token to the endpoint; Node's fetch
-// does the same here. (pusher-js's own XHR in Node refuses to set a Cookie header.)
-function authorize(user) {
-  return ({ socketId, channelName }, callback) => {
-    fetch(cfg.authUrl, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/x-www-form-urlencoded',
-        Cookie: user.cookie,
-        'X-CSRFToken': user.csrf,
-      },
-      body: new URLSearchParams({ socket_id: socketId, channel_name: channelName }),
-    })
-      .then(async (response) => {
-        if (response.ok) callback(null, await response.json());
-        else callback(new Error(`${response.status}: ${await response.text()}`), null);
-      })
-      .catch((error) => callback(error, null));
-  };
-}
+const { cfg, out, fail, finish, track } = start('scenario timed out', 20000);
 
 function connect(Echo, user) {
-  const echo = new Echo({
-    broadcaster: 'pusher',
-    Pusher,
-    key: cfg.key,
-    cluster: 'local',
-    wsHost: cfg.host,
-    wsPort: user.port,
-    wssPort: user.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    disableStats: true,
-    channelAuthorization: { customHandler: authorize(user) },
-  });
-  echos.push(echo);
-  return echo;
+  return track(
+    new Echo({
+      broadcaster: 'pusher',
+      Pusher,
+      key: cfg.key,
+      ...localServer(cfg.host, user.port),
+      channelAuthorization: { customHandler: djangoEndpoint(cfg.authUrl, user) },
+    }),
+  );
 }
 
 async function main() {

@@ -7,53 +7,16 @@
 
 const readline = require('readline');
 const Pusher = require('pusher-js');
+const { djangoEndpoint, localServer, start } = require('./harness');
 
-const cfg = JSON.parse(process.argv[2]);
-const overall = setTimeout(() => fail('timed out'), cfg.timeout_ms || 60000);
+const { cfg, out, fail, finish, track } = start('timed out', 60000);
 
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-function fail(message) {
-  out({ type: 'error', message });
-  finish(1);
-}
-
-function finish(code) {
-  clearTimeout(overall);
-  pusher.disconnect();
-  setTimeout(() => process.exit(code), 200);
-}
-
-const pusher = new Pusher(cfg.key, {
-  cluster: 'local',
-  wsHost: cfg.host,
-  wsPort: cfg.port,
-  wssPort: cfg.port,
-  forceTLS: false,
-  enabledTransports: ['ws'],
-  disableStats: true,
-  channelAuthorization: {
-    // What the browser sends (session cookie, CSRF token), through Node's fetch.
-    customHandler: ({ socketId, channelName }, callback) => {
-      fetch(cfg.authUrl, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Cookie: cfg.cookie,
-          'X-CSRFToken': cfg.csrf,
-        },
-        body: new URLSearchParams({ socket_id: socketId, channel_name: channelName }),
-      })
-        .then(async (response) => {
-          if (response.ok) callback(null, await response.json());
-          else callback(new Error(`${response.status}: ${await response.text()}`), null);
-        })
-        .catch((error) => callback(error, null));
-    },
-  },
-});
+const pusher = track(
+  new Pusher(cfg.key, {
+    ...localServer(cfg.host, cfg.port),
+    channelAuthorization: { customHandler: djangoEndpoint(cfg.authUrl, cfg) },
+  }),
+);
 
 const channel = pusher.subscribe(cfg.channel);
 channel.bind('pusher:subscription_succeeded', () =>
