@@ -30,7 +30,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -43,6 +42,7 @@ from typing import Any
 
 import pytest
 
+from demo.launcher import stop_process
 from pusherable.server.testing import PusherEndpoint, run_server
 
 __all__ = [
@@ -154,20 +154,6 @@ class PusherTarget(PusherEndpoint):
 # -- Processes --------------------------------------------------------------------------
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID, then SIGKILL if it does not exit in time."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGKILL)
-        process.wait(STOP_TIMEOUT)
-
-
 @contextlib.contextmanager
 def running_process(
     command: Sequence[str], *, log: Path, cwd: Path, env: dict[str, str] | None = None
@@ -185,7 +171,7 @@ def running_process(
     try:
         yield process
     finally:
-        _stop(process)
+        stop_process(process, STOP_TIMEOUT)
 
 
 def wait_ready(ready: Any, process: subprocess.Popen[bytes], log: Path, what: str) -> None:
