@@ -373,7 +373,9 @@ def refuse_conflicts(
     if labels is None:
         labels = form_labels(form)
     names = [name for name in form_model_fields(form, model) if name in form.fields]
-    theirs = stored_form_values(form, stored, names)
+    # The merge read most of them already; only fields it did not compare are read here.
+    theirs = {name: result.stored[name] for name in names if name in result.stored}
+    theirs.update(stored_form_values(form, stored, [name for name in names if name not in theirs]))
     data = form.data.copy()  # type: ignore[attr-defined]
     for name in result.untouched:
         if name in theirs:

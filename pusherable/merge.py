@@ -112,6 +112,9 @@ class MergeResult:
     untouched: list[str] = field(default_factory=list)
     #: The version token the form was rendered from, when it is known.
     base_version: str | None = None
+    #: The stored values the merge compared with (:func:`stored_form_values`), kept so
+    #: that applying or refusing it reads no related objects a second time.
+    stored: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_conflicts(self) -> bool:
@@ -375,7 +378,9 @@ def merge_form(
         names = form_model_fields(form, type(stored))
     names = [name for name in names if name in form.cleaned_data]
     theirs = stored_form_values(form, stored, names)
-    result = MergeResult(base_version=snapshot.version if snapshot is not None else None)
+    result = MergeResult(
+        base_version=snapshot.version if snapshot is not None else None, stored=theirs
+    )
     for name in names:
         form_field = form.fields[name]
         base = snapshot.base_of(name) if snapshot is not None else _UNKNOWN
@@ -404,7 +409,9 @@ def apply_merge(form: forms.BaseForm, stored: models.Model, result: MergeResult)
     """
     if not result.untouched:
         return
-    theirs = stored_form_values(form, stored, result.untouched)
+    known = {name: result.stored[name] for name in result.untouched if name in result.stored}
+    missing = [name for name in result.untouched if name not in known]
+    theirs = {**known, **stored_form_values(form, stored, missing)}
     instance = getattr(form, "instance", None)
     for name, value in theirs.items():
         form.cleaned_data[name] = value

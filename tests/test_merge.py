@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from pusherable.guard import install_version_field, refuse_conflicts
 from pusherable.merge import (
+    apply_merge,
     comparable,
     merge_form,
     merge_values,
@@ -263,3 +264,17 @@ def test_choices_merge_by_their_value_and_are_shown_by_their_label():
         "yours, or use theirs."
     ]
     assert form["status"].value() == "live" and form["rank"].value() == "2"
+
+
+def test_applying_a_merge_reads_nothing_again(story, django_assert_num_queries):
+    """The stored values the merge compared (related objects, M2M lists) are reused."""
+    token = base_token(story)
+    Article.objects.filter(pk=story.pk).update(title="Theirs")
+    stored = Article.objects.get(pk=story.pk)
+    form = StoryForm(posted(story), instance=Article.objects.get(pk=story.pk))
+    assert form.is_valid(), form.errors
+    result = merge_form(form, stored, read_snapshot(token, story))
+    assert "tags" in result.untouched and "author" in result.untouched
+    with django_assert_num_queries(0):
+        apply_merge(form, stored, result)
+    assert form.instance.title == "Theirs"
