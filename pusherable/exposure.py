@@ -19,8 +19,6 @@ A model is exposed by:
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 
 from .conf import settings
@@ -47,8 +45,4 @@ def exposed_labels() -> frozenset[str]:
 
 def is_exposed(model: type[models.Model] | models.Model) -> bool:
     """Whether browsers may ask about ``model``'s channels."""
-    label = _label(model)
-    if label in _exposed:
-        return True
-    configured: Any = settings.PUSHERABLE_EXPOSED_MODELS or ()
-    return label in {str(item).lower() for item in configured}
+    return _label(model) in exposed_labels()
