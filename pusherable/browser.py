@@ -23,6 +23,9 @@ The configuration object (:func:`browser_config`) has these keys:
     ``{"id", "username", "name"}`` of the authenticated user, or ``null``.
 ``presenceGracePeriod``
     Milliseconds a presence leave is held back (:data:`PUSHERABLE_PRESENCE_GRACE_PERIOD`).
+``protocol``
+    The protocol's prefixes (:func:`pusherable.protocol_rules.browser_rules`), so that
+    ``pusherable.js`` reads them instead of keeping its own copy.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from .conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, settings
 from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
 from .exposure import is_exposed
+from .protocol_rules import browser_rules
 from .users import display_name
 
 __all__ = [
@@ -200,6 +204,7 @@ def browser_config(request: HttpRequest | None = None, user: Any = None) -> dict
         "socketIdHeader": SOCKET_ID_HEADER,
         "user": current_user(user),
         "presenceGracePeriod": round(float(settings.PUSHERABLE_PRESENCE_GRACE_PERIOD) * 1000),
+        "protocol": browser_rules(),
     }
 
 
