@@ -4,9 +4,11 @@ Run it with ``python -m pusherable.server`` (needs the ``server`` extra, which
 installs aiohttp). The package is layered:
 
 - pure, I/O-free modules: :mod:`.config` (typed options), :mod:`.signatures`,
-  :mod:`.naming`, :mod:`.registry` (channels and presence), :mod:`.protocol` (the
-  WebSocket state machine), :mod:`.http_api` (the signed HTTP API), :mod:`.frames`;
-- the aiohttp layer: :mod:`.app`, :mod:`.webhooks`, :mod:`.cli`;
+  :mod:`.registry` (channels and presence), :mod:`.protocol` (the WebSocket state
+  machine), :mod:`.http_api` (the signed HTTP API), :mod:`.messages` (JSON in and
+  out), :mod:`.actions` (what the core asks the I/O layer to do); the protocol's
+  names and limits come from :mod:`pusherable.protocol_rules`;
+- the aiohttp layer: :mod:`.app`, :mod:`.webhook_sender`, :mod:`.cli`;
 - :mod:`.testing`: :func:`~.testing.run_server` for end-to-end tests.
 
 Importing this package does not import aiohttp.

@@ -2,7 +2,7 @@
 
 All protocol decisions are made by :class:`~.protocol.AppProtocol` and
 :func:`~.http_api.handle_request`; this module only moves bytes and carries out
-the :mod:`actions <.frames>` they return.
+the :mod:`actions <.actions>` they return.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from .actions import Action, Close, Publish, Send, Webhook
 from .config import ServerConfig
-from .frames import Action, Close, Publish, Send, Webhook, error_frame
 from .http_api import handle_request
 from .listener import ConnectionGuard
 from .memory import MemoryReleaser
+from .messages import error_frame
 from .protocol import (
     CLOSE_APP_DISABLED,
     CLOSE_GOING_AWAY,
@@ -32,7 +33,7 @@ from .protocol import (
     AppProtocol,
     check_protocol_version,
 )
-from .webhooks import WebhookSender
+from .webhook_sender import WebhookSender
 
 __all__ = ["SERVER", "AppRuntime", "Client", "Server", "create_app"]
 

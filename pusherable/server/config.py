@@ -9,6 +9,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..protocol_rules import (
+    MAX_BATCH_SIZE,
+    MAX_CHANNEL_NAME_LENGTH,
+    MAX_CHANNELS_PER_EVENT,
+    MAX_EVENT_DATA_SIZE,
+    MAX_EVENT_NAME_LENGTH,
+    MAX_PRESENCE_MEMBERS,
+)
+
 __all__ = ["AppConfig", "ConfigError", "Limits", "ServerConfig"]
 
 # Matched with fullmatch: ``$`` would also accept a trailing newline.
@@ -25,17 +34,17 @@ class Limits:
     """Per-app limits; the defaults are Pusher's documented ones (see the server docs)."""
 
     #: Longest channel name accepted on subscribe and trigger.
-    max_channel_name_length: int = 200
+    max_channel_name_length: int = MAX_CHANNEL_NAME_LENGTH
     #: Longest event name accepted from the HTTP API and from client events.
-    max_event_name_length: int = 200
+    max_event_name_length: int = MAX_EVENT_NAME_LENGTH
     #: Largest ``data`` of one event, in UTF-8 bytes (HTTP API 413, client events 4301).
-    max_event_data_size: int = 10_240
+    max_event_data_size: int = MAX_EVENT_DATA_SIZE
     #: Channels in one ``POST /events``.
-    max_channels_per_event: int = 100
+    max_channels_per_event: int = MAX_CHANNELS_PER_EVENT
     #: Events in one ``POST /batch_events``.
-    max_batch_size: int = 10
+    max_batch_size: int = MAX_BATCH_SIZE
     #: Distinct users in one presence channel.
-    max_presence_members: int = 100
+    max_presence_members: int = MAX_PRESENCE_MEMBERS
     #: Size of one presence member (``user_info`` as received), in UTF-8 bytes.
     max_presence_user_info_size: int = 1024
     #: Longest presence user id.

@@ -3,7 +3,7 @@
 :func:`handle_request` authenticates a signed request (``auth_key``,
 ``auth_timestamp``, ``auth_version``, ``body_md5``, ``auth_signature``), validates
 it, and returns an :class:`ApiResponse`. The events to deliver are
-:class:`~.frames.Publish` actions (one frame encoded per channel) that the I/O layer
+:class:`~.actions.Publish` actions (one frame encoded per channel) that the I/O layer
 carries out. Every response, errors included, has a JSON body.
 """
 
@@ -15,22 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from .frames import Action, InvalidJSON, Publish, encode_frame, parse_json
-from .naming import (
+from ..protocol_rules import (
+    PRESENCE_PREFIX,
     SERVER_TO_USER_PREFIX,
     ChannelType,
     channel_type,
     is_cache_channel,
+    is_protocol_event,
     is_valid_channel_name,
+    is_valid_socket_id,
 )
+from .actions import Action, Publish
+from .messages import InvalidJSON, encode_frame, parse_json
 from .protocol import AppProtocol
 from .signatures import body_md5, constant_time_equal, sign_request
 
 __all__ = ["ApiResponse", "handle_request", "match_route"]
 
-# Patterns are matched with fullmatch: ``$`` would also accept a trailing newline,
-# and ``\d`` any Unicode digit.
-_SOCKET_ID_RE = re.compile(r"[0-9]+\.[0-9]+")
+# Routes are matched with fullmatch: ``$`` would also accept a trailing newline.
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"/apps/(?P<app_id>[^/]+)/events"), "events"),
     ("POST", re.compile(r"/apps/(?P<app_id>[^/]+)/batch_events"), "batch_events"),
@@ -184,7 +186,7 @@ def _validate_event(app: AppProtocol, item: Any, *, batch: bool) -> _Event:
         raise _ApiError(
             400, f"The event name is longer than {limits.max_event_name_length} characters"
         )
-    if name.startswith(("pusher:", "pusher_internal:")):
+    if is_protocol_event(name):
         raise _ApiError(400, "Event names starting with pusher: are reserved")
     data = item.get("data")
     if not isinstance(data, str):
@@ -212,9 +214,7 @@ def _validate_event(app: AppProtocol, item: Any, *, batch: bool) -> _Event:
     ):
         raise _ApiError(400, "Encrypted channels must be triggered one at a time")
     socket_id = item.get("socket_id")
-    if socket_id is not None and (
-        not isinstance(socket_id, str) or not _SOCKET_ID_RE.fullmatch(socket_id)
-    ):
+    if socket_id is not None and not is_valid_socket_id(socket_id):
         raise _ApiError(400, "Invalid socket_id")
     info = _parse_info(item.get("info"))
     _check_info(info, channels, ("user_count", "subscription_count"))
@@ -314,7 +314,7 @@ def _dispatch(
         for attribute in info:
             if attribute not in ("user_count", "subscription_count"):
                 raise _ApiError(400, f"Unsupported info attribute {attribute!r}")
-        if "user_count" in info and not prefix.startswith("presence-"):
+        if "user_count" in info and not prefix.startswith(PRESENCE_PREFIX):
             raise _ApiError(400, "info=user_count needs filter_by_prefix=presence-")
         channels = {
             name: _channel_info(app, name, info)

@@ -2,7 +2,7 @@
 
 :class:`AppProtocol` holds one app's :class:`~.registry.Registry` and turns what
 happens on a connection (it opens, a text frame arrives, time passes, it closes)
-into :mod:`actions <.frames>` for the I/O layer. Nothing here does I/O, so every
+into :mod:`actions <.actions>` for the I/O layer. Nothing here does I/O, so every
 rule is unit-tested without sockets; times are passed in (monotonic seconds).
 """
 
@@ -11,26 +11,17 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from .config import AppConfig, ServerConfig
-from .frames import (
-    Action,
-    Close,
-    InvalidJSON,
-    Publish,
-    Send,
-    Webhook,
-    encode_data,
-    encode_frame,
-    error_frame,
-    parse_json,
-)
-from .naming import (
+from ..protocol_rules import (
+    CLIENT_EVENT_PREFIX,
     SERVER_TO_USER_PREFIX,
     ChannelType,
     channel_type,
     is_cache_channel,
     is_valid_channel_name,
 )
+from .actions import Action, Close, Publish, Send, Webhook
+from .config import AppConfig, ServerConfig
+from .messages import InvalidJSON, encode_data, encode_frame, error_frame, parse_json
 from .registry import Connection, Member, Registry
 from .signatures import channel_auth_string, check_auth, signin_string
 
@@ -210,7 +201,7 @@ class AppProtocol:
             return self._leave(connection, channel) if isinstance(channel, str) else []
         if event == "pusher:signin":
             return self.signin(connection, data)
-        if event.startswith("client-"):
+        if event.startswith(CLIENT_EVENT_PREFIX):
             return self.client_event(connection, event, message.get("channel"), data, now)
         # Unknown events are ignored, as Pusher does.
         return []

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pusherable.server.app import SERVER, create_app
 from pusherable.server.config import AppConfig, Limits, ServerConfig
 from pusherable.server.signatures import body_md5, sign, sign_request
-from pusherable.server.webhooks import WebhookSender
+from pusherable.server.webhook_sender import WebhookSender
 
 KEY, SECRET = "key1", "secret1"
 

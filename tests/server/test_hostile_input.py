@@ -22,9 +22,10 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pusherable.server.actions import Action, Close, Publish, Send, Webhook
 from pusherable.server.config import AppConfig, ServerConfig
-from pusherable.server.frames import Action, Close, Publish, Send, Webhook, parse_json
 from pusherable.server.http_api import handle_request
+from pusherable.server.messages import parse_json
 from pusherable.server.protocol import AppProtocol
 from pusherable.server.signatures import body_md5, sign_channel, sign_request
 from tests.authz import KEY as DJANGO_KEY

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from pusherable.server.actions import Close, Publish
 from pusherable.server.config import AppConfig, Limits, ServerConfig
-from pusherable.server.frames import Close, Publish
 from pusherable.server.http_api import ApiResponse, handle_request, match_route
 from pusherable.server.protocol import AppProtocol
 from pusherable.server.registry import Registry

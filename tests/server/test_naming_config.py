@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pusherable.server.config import AppConfig, ConfigError, Limits, ServerConfig
-from pusherable.server.naming import (
+from pusherable.protocol_rules import (
     ChannelType,
     channel_type,
     is_cache_channel,
     is_valid_channel_name,
 )
+from pusherable.server.config import AppConfig, ConfigError, Limits, ServerConfig
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from pusherable.server.actions import Close, Publish, Send, Webhook
 from pusherable.server.config import AppConfig, Limits, ServerConfig
-from pusherable.server.frames import Close, Publish, Send, Webhook
 from pusherable.server.protocol import AppProtocol, check_protocol_version
 from pusherable.server.registry import Connection, Registry
 from pusherable.server.signatures import sign

@@ -1,24 +1,17 @@
-"""JSON in and out: decoding what clients send, encoding frames, and the core's actions.
+"""The protocol's JSON messages: decoding what clients send, encoding what they receive.
 
-The pure core (:mod:`.protocol`, :mod:`.http_api`) never touches a socket: it returns
-*actions* that the I/O layer (:mod:`.app`) carries out. Frames are encoded once, as
-strings, so a broadcast serializes its frame one time whatever the number of clients.
+Messages are encoded once, as strings, so a broadcast serializes its message one
+time whatever the number of clients.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "Action",
-    "Close",
     "InvalidJSON",
-    "Publish",
-    "Send",
-    "Webhook",
     "encode_data",
     "encode_frame",
     "error_frame",
@@ -93,39 +86,3 @@ def encode_frame(
 def error_frame(code: int | None, message: str) -> str:
     """A ``pusher:error`` frame; its ``data`` is an object, as Pusher sends it."""
     return encode_frame("pusher:error", data={"code": code, "message": message})
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send *frame* to the connection *socket_id*."""
-
-    socket_id: str
-    frame: str
-
-
-@dataclass(frozen=True)
-class Publish:
-    """Send *frame* to every subscriber of *channel* except *except_socket_id*."""
-
-    channel: str
-    frame: str
-    except_socket_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Close:
-    """Close the connection *socket_id* with a WebSocket close *code*."""
-
-    socket_id: str
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """Queue one webhook event (``{"name": ..., "channel": ...}``)."""
-
-    event: dict[str, Any]
-
-
-Action = Send | Publish | Close | Webhook
