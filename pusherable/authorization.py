@@ -47,7 +47,7 @@ from django.db import DatabaseError, models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from . import api
+from . import pusher_client
 from .channels import ParsedChannel, channel_for_model, encode_pk, parse_channel
 from .conf import settings
 from .delivery import clean_socket_id
@@ -410,7 +410,7 @@ def user_info_for(
 
 def _signing_client() -> Any:
     try:
-        return api.get_client()
+        return pusher_client.get_client()
     except ConfigurationError:
         logger.exception("pusherable: cannot sign an authorization")
         raise

@@ -33,6 +33,12 @@ from .exceptions import (
     InvalidChannelName,
     UnknownChannelModel,
 )
+from .protocol_rules import (
+    CHANNEL_NAME_RE,
+    HOSTED_MAX_CHANNEL_NAME_LENGTH,
+    PRESENCE_PREFIX,
+    PRIVATE_PREFIX,
+)
 
 __all__ = [
     "MAX_CHANNEL_NAME_LENGTH",
@@ -50,11 +56,10 @@ __all__ = [
 
 #: Hosted Pusher's documented limit; the ``pusher`` library and soketi allow 200, so
 #: a name that fits here works on every Pusher-compatible server.
-MAX_CHANNEL_NAME_LENGTH = 164
+MAX_CHANNEL_NAME_LENGTH = HOSTED_MAX_CHANNEL_NAME_LENGTH
 
-PREFIXES: dict[str, str] = {"private": "private-", "presence": "presence-", "public": ""}
-
-CHANNEL_NAME_RE = re.compile(r"^[-a-zA-Z0-9_=@,.;]+$")
+#: The channel types this library builds, and their name prefixes.
+PREFIXES: dict[str, str] = {"private": PRIVATE_PREFIX, "presence": PRESENCE_PREFIX, "public": ""}
 
 _ESCAPE = "="
 _SAFE_PK_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_@,.;")
@@ -229,7 +234,7 @@ def parse_channel(name: str) -> ParsedChannel:
     Raises :exc:`InvalidChannelName` for a name this library does not build and
     :exc:`UnknownChannelModel` when it names no installed model.
     """
-    if not isinstance(name, str) or not CHANNEL_NAME_RE.match(name):
+    if not isinstance(name, str) or CHANNEL_NAME_RE.fullmatch(name) is None:
         raise InvalidChannelName(f"{name!r} is not a valid Pusher channel name.")
     if len(name) > MAX_CHANNEL_NAME_LENGTH:
         raise ChannelNameTooLong(

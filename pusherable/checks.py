@@ -178,8 +178,8 @@ def check_model_names(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
 
 @register(Tags.security)
 def check_pusher_js_integrity(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    # Imported here: pusherable.browser imports Django's URL and static helpers.
-    from .browser import is_cross_origin, pusher_js_script
+    # Imported here: pusherable.page_config imports Django's URL and static helpers.
+    from .page_config import is_cross_origin, pusher_js_script
 
     script = pusher_js_script()
     url = str(script["src"])

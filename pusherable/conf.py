@@ -20,6 +20,8 @@ from django.conf import settings as django_settings
 from django.dispatch import Signal, receiver
 from django.test.signals import setting_changed
 
+from .protocol_rules import MAX_EVENT_DATA_SIZE
+
 __all__ = [
     "CHANNEL_TYPES",
     "DEFAULTS",
@@ -74,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_SENSITIVE_FIELD_PATTERN": (
         r"password|passwd|secret|token|api_?key|private_?key|salt"
     ),
-    "PUSHERABLE_MAX_PAYLOAD_SIZE": 10_240,
+    "PUSHERABLE_MAX_PAYLOAD_SIZE": MAX_EVENT_DATA_SIZE,
     "PUSHERABLE_SOCKET_ID_FIELD": "pusherable_socket_id",
     # Authorization and presence.
     "PUSHERABLE_AUTHORIZER": "pusherable.authorization.default_policy",

@@ -13,7 +13,6 @@ and reported through :data:`pusherable.signals.delivery_failed`.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
@@ -29,6 +28,7 @@ from .conf import settings, settings_reloaded
 from .events import Event
 from .exceptions import ConfigurationError
 from .payload import build_payload, limit_payload
+from .protocol_rules import is_valid_socket_id
 
 __all__ = [
     "RENDER_EVENTS",
@@ -50,10 +50,6 @@ logger = logging.getLogger("pusherable")
 #: Events sent when a page renders. They say "someone opened this object" and never go
 #: to a model's channel: a list page has no use for them, and they would be noise.
 RENDER_EVENTS = frozenset({"view", "update", "delete"})
-
-# Pusher's format, ASCII digits only (``\d`` would accept other scripts' digits, which
-# the pusher library then refuses) and bounded; \Z because "$" accepts a trailing newline.
-SOCKET_ID_RE = re.compile(r"\A[0-9]{1,20}\.[0-9]{1,20}\Z")
 
 #: The request header that carries the sender's socket id (as Laravel Echo sends it).
 SOCKET_ID_HEADER = "X-Socket-ID"
@@ -112,7 +108,7 @@ def clean_socket_id(value: Any) -> str | None:
 
     A malformed id from a browser is ignored rather than failing the request.
     """
-    if isinstance(value, str) and SOCKET_ID_RE.match(value):
+    if is_valid_socket_id(value):
         return value
     return None
 

@@ -47,7 +47,7 @@ from django.core.cache.backends.base import BaseCache
 from django.db import models
 from django.dispatch import receiver
 
-from . import api, presence
+from . import presence, pusher_client
 from .conf import settings
 from .delivery import trigger
 from .exceptions import AuthorizationError
@@ -226,7 +226,7 @@ def holder_present(channel: str, user_id: str) -> bool | None:
     if source == "webhooks" or (source == "auto" and presence.webhooks_seen()):
         return user_id in presence.tracked_member_ids(channel)
     try:
-        client = api.get_client(timeout=settings.PUSHERABLE_PRESENCE_TIMEOUT)
+        client = pusher_client.get_client(timeout=settings.PUSHERABLE_PRESENCE_TIMEOUT)
         answer = client.users_info(channel)
         users = answer["users"]
         return any(str(item.get("id")) == user_id for item in users)

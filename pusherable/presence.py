@@ -30,7 +30,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from . import api
+from . import pusher_client
 from .channels import ParsedChannel, channel_for, decode_pk, parse_channel
 from .conf import settings
 from .exceptions import PusherableError
@@ -147,7 +147,7 @@ def tracked_member_ids(channel: str) -> list[str]:
 def api_member_ids(channel: str) -> list[str]:
     """User ids on ``channel`` according to the Pusher HTTP API; ``[]`` on any fault."""
     try:
-        client = api.get_client(timeout=settings.PUSHERABLE_PRESENCE_TIMEOUT)
+        client = pusher_client.get_client(timeout=settings.PUSHERABLE_PRESENCE_TIMEOUT)
         answer = client.users_info(channel)
     except Exception as exc:  # a page must render even when Pusher cannot be reached
         logger.warning("pusherable: cannot list the users of %r: %s", channel, exc)

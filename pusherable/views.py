@@ -22,6 +22,7 @@ from . import authorization, catchup, fields, locks, presence, webhooks
 from .conf import settings
 from .delivery import clean_socket_id, trigger
 from .exceptions import AuthorizationError, ConfigurationError
+from .protocol_rules import PRESENCE_PREFIX
 from .ratelimit import within_limit
 
 __all__ = [
@@ -160,7 +161,7 @@ class FieldView(JsonEndpoint):
     def handle(self, request: HttpRequest) -> dict[str, Any]:
         socket_id = authorization.require_socket_id(request.POST.get("socket_id"))
         channel_name = request.POST.get("channel_name")
-        if not isinstance(channel_name, str) or not channel_name.startswith("presence-"):
+        if not isinstance(channel_name, str) or not channel_name.startswith(PRESENCE_PREFIX):
             raise authorization.BadAuthorizationRequest(
                 "Fields are announced on presence channels only."
             )

@@ -32,7 +32,7 @@ from django.core.cache import caches
 from django.dispatch import Signal
 from django.http import HttpRequest
 
-from . import api, presence, signals
+from . import presence, pusher_client, signals
 from .channels import ParsedChannel, parse_channel
 from .conf import settings
 from .exceptions import PusherableError
@@ -79,7 +79,9 @@ def verify(request: HttpRequest) -> dict[str, Any] | None:
     if not key or not signature:
         return None
     try:
-        body = api.get_client().validate_webhook(key=key, signature=signature, body=request.body)
+        body = pusher_client.get_client().validate_webhook(
+            key=key, signature=signature, body=request.body
+        )
     except RecursionError:
         # The library decodes the JSON only once the signature matched: a signed
         # body nested deeper than the interpreter can decode is a bad request.

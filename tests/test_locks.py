@@ -224,7 +224,7 @@ def test_holder_presence_from_webhooks(world, channel):
 
 def test_holder_presence_is_unknown_when_the_api_fails(world, channel, settings):
     settings.PUSHERABLE_PRESENCE_SOURCE = "api"
-    with mock.patch("pusherable.api.get_client", side_effect=RuntimeError("down")):
+    with mock.patch("pusherable.pusher_client.get_client", side_effect=RuntimeError("down")):
         assert locks.holder_present(channel, "1") is None
 
 

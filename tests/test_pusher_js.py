@@ -9,9 +9,9 @@ import pytest
 from django.core.checks import Warning
 from django.test import override_settings
 
-from pusherable.browser import pusher_js_script
 from pusherable.checks import check_pusher_js_integrity
 from pusherable.conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, PUSHER_JS_VERSION
+from pusherable.page_config import pusher_js_script
 
 ROOT = Path(__file__).resolve().parents[1]
 NPM_FILE = ROOT / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"

@@ -10,9 +10,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.template import Context, RequestContext, Template, TemplateSyntaxError
 from django.test import Client, RequestFactory, override_settings
 
-from pusherable.browser import browser_config, pusher_js_options, to_script_json
 from pusherable.conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL
 from pusherable.exceptions import ConfigurationError
+from pusherable.page_config import browser_config, pusher_js_options, to_script_json
 from pusherable.versions import object_version
 from tests.testapp.models import Article, Document
 

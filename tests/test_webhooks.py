@@ -10,8 +10,8 @@ import pytest
 from django.test import Client, override_settings
 
 from pusherable import presence, signals
-from pusherable.api import get_client
 from pusherable.channels import parse_channel
+from pusherable.pusher_client import get_client
 from tests.authz import KEY, SECRET, reference_client, signed_webhook
 from tests.testapp.models import Article
 

@@ -22,6 +22,7 @@ import urllib3
 from pusher import errors as pusher_errors
 
 from ..exceptions import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from ..protocol_rules import MAX_CHANNEL_NAME_LENGTH
 from .http import APIError
 
 __all__ = ["TRANSIENT_STATUSES", "cause_of", "classify_error", "fault_hint"]
@@ -38,7 +39,7 @@ _LIBRARY_STATUSES: tuple[tuple[type[Exception], int], ...] = (
 )
 
 #: Hints for faults that are not an HTTP status, by cause.
-NAME_RULES = "at most 200 characters of a-z A-Z 0-9 _ - = @ , . ;"
+NAME_RULES = f"at most {MAX_CHANNEL_NAME_LENGTH} characters of a-z A-Z 0-9 _ - = @ , . ;"
 
 
 def classify_error(exc: BaseException) -> DeliveryError:

@@ -6,7 +6,6 @@ library would refuse), and the counters of a backend (:class:`DeliveryStats`).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,10 +14,14 @@ from typing import Any
 from pusher.util import validate_channel
 
 from ..events import Event
+from ..protocol_rules import (
+    CHANNEL_NAME_RE,
+    MAX_CHANNEL_NAME_LENGTH,
+    MAX_EVENT_NAME_LENGTH,
+)
 
 __all__ = [
     "BATCH_ITEM_SIZE_LIMIT",
-    "MAX_BATCH_SIZE",
     "SINGLE_TRIGGER_SIZE_LIMIT",
     "BatchItem",
     "DeliveryStats",
@@ -33,15 +36,6 @@ BATCH_ITEM_SIZE_LIMIT = 10_240
 #: ``trigger`` allows up to this ``sys.getsizeof``; the server decides beyond
 #: 10 KB (dedicated Pusher clusters accept more).
 SINGLE_TRIGGER_SIZE_LIMIT = 30_720
-#: Pusher refuses batches of more than 10 events.
-MAX_BATCH_SIZE = 10
-EVENT_NAME_LIMIT = 200
-#: The pusher library refuses longer channel names (hosted Pusher: 164).
-CHANNEL_NAME_LIMIT = 200
-SOCKET_ID_RE = re.compile(r"\A\d+\.\d+\Z")
-# The names pusher.util.validate_channel() accepts, short of the length and its
-# server-to-user channels (which it still checks itself).
-CHANNEL_NAME_RE = re.compile(r"\A[-a-zA-Z0-9_=@,.;]+\Z")
 
 
 @dataclass
@@ -101,8 +95,8 @@ def invalid_event_reason(event: Event) -> str | None:
         return "no channel"
     if not isinstance(event.name, str) or not event.name:
         return f"event name {event.name!r} is not a non-empty string"
-    if len(event.name) > EVENT_NAME_LIMIT:
-        return f"event name longer than {EVENT_NAME_LIMIT} characters"
+    if len(event.name) > MAX_EVENT_NAME_LENGTH:
+        return f"event name longer than {MAX_EVENT_NAME_LENGTH} characters"
     for channel in event.channels:
         try:
             validate_channel(channel)
@@ -116,13 +110,13 @@ def plainly_valid(event: Event) -> bool:
     checks (:func:`invalid_event_reason` runs them for anything else, to say what is wrong).
     """
     name = event.name
-    if type(name) is not str or not 0 < len(name) <= EVENT_NAME_LIMIT or not event.channels:
+    if type(name) is not str or not 0 < len(name) <= MAX_EVENT_NAME_LENGTH or not event.channels:
         return False
     for channel in event.channels:
         if (
             type(channel) is not str
-            or len(channel) > CHANNEL_NAME_LIMIT
-            or not CHANNEL_NAME_RE.match(channel)
+            or len(channel) > MAX_CHANNEL_NAME_LENGTH
+            or CHANNEL_NAME_RE.fullmatch(channel) is None
         ):
             return False
     return True

@@ -49,14 +49,13 @@ from ..exceptions import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from ..protocol_rules import ENCRYPTED_PREFIX, MAX_BATCH_SIZE, is_valid_socket_id
 from .base import BaseBackend
 from .faults import cause_of, classify_error, fault_hint
 from .http import Urllib3Transport
 from .items import (
     BATCH_ITEM_SIZE_LIMIT,
-    MAX_BATCH_SIZE,
     SINGLE_TRIGGER_SIZE_LIMIT,
-    SOCKET_ID_RE,
     BatchItem,
     DeliveryStats,
     events_of,
@@ -282,7 +281,7 @@ class Backend(SenderThreads, BaseBackend):
                 self._fail_event(event, f"data of {len(data)} characters", "too-large")
                 continue
             socket_id = event.socket_id
-            if socket_id and not SOCKET_ID_RE.match(str(socket_id)):
+            if socket_id and not is_valid_socket_id(str(socket_id)):
                 # The pusher library raises on it; sending to every tab beats not sending.
                 logger.debug("pusherable: ignoring malformed socket id %r", socket_id)
                 socket_id = None
@@ -362,7 +361,7 @@ class Backend(SenderThreads, BaseBackend):
             else:
                 # prepare_items() already validated and encoded the items; the
                 # library must still encrypt private-encrypted- channels itself.
-                encrypted = any(item.channel.startswith("private-encrypted-") for item in batch)
+                encrypted = any(item.channel.startswith(ENCRYPTED_PREFIX) for item in batch)
                 client.trigger_batch(
                     [item.as_batch_dict() for item in batch], already_encoded=not encrypted
                 )

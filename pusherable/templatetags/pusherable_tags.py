@@ -31,9 +31,9 @@ from django.template.context import Context
 from django.template.library import InclusionNode
 from django.utils.safestring import SafeString, mark_safe
 
-from ..browser import browser_config, pusher_js_script, subscription, to_script_json
 from ..catchup import declaration_extras
 from ..guard import version_field_name
+from ..page_config import browser_config, pusher_js_script, subscription, to_script_json
 
 __all__ = [
     "pusherable_lock",
@@ -110,7 +110,7 @@ def pusherable_subscribe(
     """Subscribe the page to ``events`` on an object's channel (or a model's, with ``model=``).
 
     ``events`` is one name, several separated by spaces or commas, or ``'*'`` for every
-    event of the channel. See :func:`pusherable.browser.subscription` for the rest.
+    event of the channel. See :func:`pusherable.page_config.subscription` for the rest.
     """
     try:
         declaration = subscription(

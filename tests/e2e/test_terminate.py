@@ -2,7 +2,7 @@
 
 The ``pusher`` library posts to ``/users/<id>/terminate_connections``, which soketi
 answers with 404 (it serves ``/apps/<app_id>/users/<id>/terminate_connections``):
-:func:`pusherable.api.terminate_user_connections` takes whichever path the server has.
+:func:`pusherable.pusher_client.terminate_user_connections` takes whichever path the server has.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from pusherable.api import terminate_user_connections
+from pusherable.pusher_client import terminate_user_connections
 from tests.e2e.conftest import Site, running_site
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.timeout(120)]

@@ -170,7 +170,7 @@ def test_signals_shut_down_cleanly_and_clients_get_4200(signum: int) -> None:
 def test_settings_and_client_options_point_at_the_server(server: RunningServer) -> None:
     from django.test import override_settings
 
-    from pusherable.api import get_client
+    from pusherable.pusher_client import get_client
 
     with override_settings(**server.settings()):
         assert get_client().trigger("a", "e", {"ok": True}) == {}

@@ -103,4 +103,4 @@ def _on_settings_reloaded(sender: Any, setting: str, **kwargs: Any) -> None:
         reset_clients()
 
 
-settings_reloaded.connect(_on_settings_reloaded, dispatch_uid="pusherable.api")
+settings_reloaded.connect(_on_settings_reloaded, dispatch_uid="pusherable.pusher_client")

@@ -48,7 +48,12 @@ from .conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, settings
 from .delivery import SOCKET_ID_HEADER
 from .exceptions import ConfigurationError
 from .exposure import is_exposed
-from .protocol_rules import browser_rules
+from .protocol_rules import (
+    LIBRARY_EVENT_PREFIX,
+    MAX_EVENT_NAME_LENGTH,
+    PROTOCOL_EVENT_PREFIXES,
+    browser_rules,
+)
 from .users import display_name
 
 __all__ = [
@@ -86,10 +91,8 @@ ENDPOINT_URL_NAMES: dict[str, str] = {
 
 #: Event names that belong to the protocol (``pusher:``) or to this library's own
 #: presence events, delivered separately: a subscription cannot name them.
-RESERVED_EVENT_PREFIXES = ("pusher:", "pusher_internal:", "pusherable:")
+RESERVED_EVENT_PREFIXES = (*PROTOCOL_EVENT_PREFIXES, LIBRARY_EVENT_PREFIX)
 
-#: Pusher's own limit on event names.
-MAX_EVENT_NAME_LENGTH = 200
 
 _CALLBACK_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 _EVENT_SEPARATORS_RE = re.compile(r"[\s,]+")
@@ -228,7 +231,8 @@ def parse_events(events: str | Iterable[str]) -> list[str] | str:
             )
         if len(name) > MAX_EVENT_NAME_LENGTH:
             raise ValueError(
-                f"Event name {name[:40]!r}... is longer than Pusher's 200 characters."
+                f"Event name {name[:40]!r}... is longer than Pusher's "
+                f"{MAX_EVENT_NAME_LENGTH} characters."
             )
     return list(dict.fromkeys(names))
 
