@@ -33,7 +33,6 @@ Scoping by a view
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -42,13 +41,12 @@ from typing import Any, TypeVar
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from . import pusher_client
-from .channels import ParsedChannel, channel_for_model, encode_pk, parse_channel
+from .channels import ParsedChannel, channel_for_model, parse_channel
 from .conf import settings
 from .delivery import clean_socket_id
 from .exceptions import (
@@ -60,22 +58,18 @@ from .exceptions import (
     UnknownChannelModel,
 )
 from .exposure import expose, is_exposed
-from .users import display_name
+from .members import clean_intent, member_id, user_info_for
+from .protocol_rules import ENCRYPTED_PREFIX, PRIVATE_PREFIX
 
 __all__ = [
-    "ENCRYPTED_PREFIX",
     "ask_policy",
     "authorize_channel",
     "authorize_user",
     "check_access",
-    "clean_intent",
     "default_policy",
-    "default_user_info",
-    "fit_user_info",
     "get_object",
     "get_queryset",
     "get_user",
-    "member_id",
     "model_channel_of",
     "parse_exposed_channel",
     "parse_requested_channel",
@@ -83,12 +77,9 @@ __all__ = [
     "register_view",
     "require_socket_id",
     "unregister",
-    "user_info_for",
 ]
 
 logger = logging.getLogger("pusherable")
-
-ENCRYPTED_PREFIX = "private-encrypted-"
 
 QuerysetFactory = Callable[[HttpRequest], "models.QuerySet[Any]"]
 _querysets: dict[type[models.Model], QuerysetFactory] = {}
@@ -180,17 +171,6 @@ def default_policy(
     return False
 
 
-def default_user_info(*, user: Any, **kwargs: Any) -> dict[str, Any]:
-    """``{"id": ..., "name": ...}``: what the others see of a member.
-
-    ``id`` is the member id (:func:`member_id`), because clients such as Laravel
-    Echo hand only ``user_info`` to their ``here``/``joining``/``leaving``
-    callbacks; ``name`` comes from :func:`pusherable.users.display_name`, as
-    everywhere else.
-    """
-    return {"id": member_id(user), "name": display_name(user) or str(user)}
-
-
 # -- Pieces of a request -------------------------------------------------------------
 
 
@@ -207,25 +187,6 @@ def require_socket_id(value: Any) -> str:
     raise BadAuthorizationRequest("Missing or malformed socket_id.")
 
 
-def clean_intent(value: Any) -> str:
-    """The intent asked for (the first of ``PUSHERABLE_INTENTS`` when absent); else 400."""
-    intents = tuple(settings.PUSHERABLE_INTENTS)
-    if value in (None, ""):
-        return str(intents[0])
-    if isinstance(value, str) and value in intents:
-        return value
-    raise BadAuthorizationRequest(f"Unknown intent; expected one of: {', '.join(intents)}.")
-
-
-def member_id(user: Any) -> str:
-    """A user's id in presence channels and signin: ``str(user.pk)``.
-
-    Characters Pusher refuses in ids are escaped as in channel names, so any
-    primary key works; integer and UUID keys are unchanged.
-    """
-    return encode_pk(user.pk)
-
-
 def parse_requested_channel(name: Any) -> ParsedChannel:
     """Read a requested channel name back to model and pk; 400/404 when it is not ours.
 
@@ -239,7 +200,7 @@ def parse_requested_channel(name: Any) -> ParsedChannel:
         raise BadAuthorizationRequest(
             "End-to-end encrypted channels need PUSHER_ENCRYPTION_MASTER_KEY_BASE64 on the server."
         )
-    inner = "private-" + name[len(ENCRYPTED_PREFIX) :] if encrypted else name
+    inner = PRIVATE_PREFIX + name[len(ENCRYPTED_PREFIX) :] if encrypted else name
     parsed = parse_exposed_channel(inner)
     if parsed.type == "public":
         raise BadAuthorizationRequest("Public channels need no authorization.")
@@ -341,68 +302,6 @@ def ask_policy(
             f"You may not {'edit' if intent == 'editing' else 'view'} this "
             f"{channel.model._meta.verbose_name}."
         )
-
-
-# -- User info -----------------------------------------------------------------------
-
-
-def _json_size(value: Any) -> int:
-    return len(json.dumps(value).encode())
-
-
-def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = None) -> dict:
-    """Make ``info`` JSON-safe and keep ``{"user_id", "user_info"}`` under ``limit`` bytes.
-
-    Too large, it is trimmed (and a warning logged): other keys are dropped, last
-    first, then ``name`` is shortened; ``id`` and ``intent`` are kept. If even that
-    does not fit, :exc:`~pusherable.exceptions.BadAuthorizationRequest` is raised.
-    """
-    if not isinstance(info, dict):
-        raise ConfigurationError(
-            f"PUSHERABLE_USER_INFO must return a dict, not {type(info).__name__}."
-        )
-    limit = settings.PUSHERABLE_MAX_USER_INFO_SIZE if limit is None else limit
-    info = json.loads(json.dumps(info, cls=DjangoJSONEncoder))
-    size = _json_size({"user_id": user_id, "user_info": info})
-    if size <= limit:
-        return info
-    logger.warning(
-        "pusherable: user info of user %s is %d bytes, more than "
-        "PUSHERABLE_MAX_USER_INFO_SIZE (%d); trimming it.",
-        user_id,
-        size,
-        limit,
-    )
-    for key in reversed([k for k in info if k not in ("id", "name", "intent")]):
-        del info[key]
-        if _json_size({"user_id": user_id, "user_info": info}) <= limit:
-            return info
-    name = str(info.get("name", ""))
-    while name:
-        name = name[: len(name) // 2]
-        info["name"] = name + "…" if name else ""
-        if _json_size({"user_id": user_id, "user_info": info}) <= limit:
-            return info
-    logger.error("pusherable: user info of user %s cannot fit in %d bytes.", user_id, limit)
-    raise BadAuthorizationRequest(
-        "The presence member information is larger than PUSHERABLE_MAX_USER_INFO_SIZE."
-    )
-
-
-def user_info_for(
-    user: Any,
-    *,
-    request: HttpRequest | None = None,
-    channel: ParsedChannel | None = None,
-    obj: models.Model | None = None,
-    intent: str | None = None,
-) -> dict[str, Any]:
-    """The ``user_info`` of a member: the ``PUSHERABLE_USER_INFO`` hook, plus ``intent``."""
-    hook = import_string(settings.PUSHERABLE_USER_INFO)
-    info = hook(request=request, user=user, channel=channel, obj=obj, intent=intent)
-    if isinstance(info, dict) and intent is not None:
-        info = {**info, "intent": intent}
-    return fit_user_info(member_id(user), info)
 
 
 # -- Signing -------------------------------------------------------------------------

@@ -36,7 +36,6 @@ from django.utils.module_loading import import_string
 
 from .authorization import (
     ask_policy,
-    clean_intent,
     get_object,
     get_user,
     model_channel_of,
@@ -50,7 +49,9 @@ from .exceptions import (
     ObjectNotFound,
 )
 from .history import Change, changes_since
+from .members import clean_intent
 from .payload import json_safe, serialize_object
+from .protocol_rules import ENCRYPTED_PREFIX
 from .ratelimit import within_limit
 from .versions import object_version
 
@@ -75,7 +76,6 @@ CATCH_UP_RATE_LIMIT = (30, 60)
 MAX_VERSION_LENGTH = 256
 
 _SCOPE_SALT = "pusherable.catchup.scope"
-_ENCRYPTED_PREFIX = "private-encrypted-"
 
 
 # -- The scope: which view's rules the page follows ------------------------------------
@@ -196,7 +196,7 @@ def declaration_extras(
 def _parse(name: Any) -> ParsedChannel:
     if not isinstance(name, str) or not name:
         raise BadAuthorizationRequest("Missing channel.")
-    if name.startswith(_ENCRYPTED_PREFIX):
+    if name.startswith(ENCRYPTED_PREFIX):
         parsed = parse_requested_channel(name)
     else:
         # Public channels too: the answer reads the database, so the policy decides

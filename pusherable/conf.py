@@ -80,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "PUSHERABLE_SOCKET_ID_FIELD": "pusherable_socket_id",
     # Authorization and presence.
     "PUSHERABLE_AUTHORIZER": "pusherable.authorization.default_policy",
-    "PUSHERABLE_USER_INFO": "pusherable.authorization.default_user_info",
+    "PUSHERABLE_USER_INFO": "pusherable.members.default_user_info",
     "PUSHERABLE_USER_DISPLAY_NAME": "pusherable.users.default_display_name",
     "PUSHERABLE_MAX_USER_INFO_SIZE": 1024,
     "PUSHERABLE_INTENTS": ("viewing", "editing"),

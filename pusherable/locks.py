@@ -153,7 +153,7 @@ def _grace() -> float:
 
 
 def _member(user: Any) -> tuple[str, str]:
-    from .authorization import member_id
+    from .members import member_id
 
     return member_id(user), display_name(user) or str(user)
 

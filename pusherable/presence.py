@@ -34,6 +34,8 @@ from . import pusher_client
 from .channels import ParsedChannel, channel_for, decode_pk, parse_channel
 from .conf import settings
 from .exceptions import PusherableError
+from .members import clean_intent, user_info_for
+from .members import member_id as id_of
 
 __all__ = [
     "PRESENCE_SOURCES",
@@ -193,8 +195,6 @@ def _users_by_member_id(member_ids: list[str]) -> dict[str, Any]:
             logger.info("pusherable: presence member id %r names no user", member_id)
     if not pks:
         return {}
-    from .authorization import member_id as id_of
-
     return {id_of(user): user for user in user_model._default_manager.filter(pk__in=pks)}
 
 
@@ -206,9 +206,6 @@ def who_is_here(
     ``exclude`` leaves out a user (e.g. ``request.user``, to show "who else").
     Users that no longer exist are left out. Never raises for a network fault.
     """
-    from .authorization import clean_intent, user_info_for
-    from .authorization import member_id as id_of
-
     channel = _channel_name(target)
     member_ids = _member_ids(channel, source or settings.PUSHERABLE_PRESENCE_SOURCE)
     if exclude is not None and getattr(exclude, "pk", None) is not None:

@@ -17,6 +17,7 @@ from pusher.http import POST, Request
 
 from .conf import settings, settings_reloaded
 from .exceptions import ConfigurationError, DeliveryError
+from .members import member_id
 
 __all__ = ["get_client", "reset_clients", "terminate_user_connections"]
 
@@ -72,12 +73,7 @@ def terminate_user_connections(user: Any) -> None:
     :exc:`~pusherable.exceptions.DeliveryError` when neither works, including an
     answer with status 200 whose body reports an error (soketi's way).
     """
-    if isinstance(user, str):
-        user_id = user
-    else:
-        from .authorization import member_id
-
-        user_id = member_id(user)
+    user_id = user if isinstance(user, str) else member_id(user)
     client = get_client()
     try:
         try:

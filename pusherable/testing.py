@@ -29,11 +29,11 @@ from typing import Any
 
 from .backends.base import BaseBackend
 from .events import Event
+from .outbox import ANY, UNSET, Outbox, match_event, outbox
 
 __all__ = [
     "ANY",
     "Outbox",
-    "OutboxMixin",
     "PusherableTestMixin",
     "assert_not_triggered",
     "assert_triggered",
@@ -47,83 +47,12 @@ __all__ = [
 logger = logging.getLogger("pusherable")
 
 
-class _Any:
-    """Matches any value in :func:`assert_triggered`'s ``data``."""
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __repr__(self) -> str:
-        return "ANY"
-
-
-#: Put in ``data`` to require a key whatever its value: ``{"pk": ANY}``.
-ANY: Any = _Any()
-
-_UNSET: Any = object()
-
-
-class Outbox(list[Event]):
-    """The list of events delivered through the locmem backend, oldest first."""
-
-    def filter(
-        self,
-        channel: str | None = None,
-        event: str | None = None,
-        data: dict[str, Any] | None = None,
-    ) -> list[Event]:
-        """The events matching ``channel``, ``event`` and ``data`` (see :func:`match_event`)."""
-        return [item for item in self if match_event(item, channel, event, data)]
-
-    @property
-    def names(self) -> list[str]:
-        """The event names, in order: handy for ``assert outbox.names == ["view", "updated"]``."""
-        return [item.name for item in self]
-
-
-#: Events delivered through the locmem backend, oldest first.
-outbox: Outbox = Outbox()
-
-
-def _subset(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(
-            key in actual and _subset(value, actual[key]) for key, value in expected.items()
-        )
-    return bool(expected == actual)
-
-
-def match_event(
-    item: Event,
-    channel: str | None = None,
-    event: str | None = None,
-    data: dict[str, Any] | None = None,
-    socket_id: Any = _UNSET,
-) -> bool:
-    """Whether ``item`` is on ``channel``, named ``event``, and its data contains ``data``.
-
-    ``None`` matches anything. ``data`` matches as a subset, recursively for
-    nested dicts (lists and other values must be equal); use :data:`ANY` for a
-    key whose value does not matter.
-    """
-    if channel is not None and channel not in item.channels:
-        return False
-    if event is not None and item.name != event:
-        return False
-    if data is not None and not _subset(data, item.data):
-        return False
-    return socket_id is _UNSET or item.socket_id == socket_id
-
-
 def _describe(channel: str | None, event: str | None, data: Any, socket_id: Any) -> str:
     parts = [
         f"channel={channel!r}" if channel is not None else None,
         f"event={event!r}" if event is not None else None,
         f"data containing {data!r}" if data is not None else None,
-        f"socket_id={socket_id!r}" if socket_id is not _UNSET else None,
+        f"socket_id={socket_id!r}" if socket_id is not UNSET else None,
     ]
     return ", ".join(part for part in parts if part) or "any event"
 
@@ -147,7 +76,7 @@ def assert_triggered(
     data: dict[str, Any] | None = None,
     count: int | None = None,
     *,
-    socket_id: Any = _UNSET,
+    socket_id: Any = UNSET,
     events: Sequence[Event] | None = None,
 ) -> list[Event]:
     """Assert that an event matching the arguments was triggered; return the matches.
@@ -176,7 +105,7 @@ def assert_not_triggered(
     event: str | None = None,
     data: dict[str, Any] | None = None,
     *,
-    socket_id: Any = _UNSET,
+    socket_id: Any = UNSET,
     events: Sequence[Event] | None = None,
 ) -> None:
     """Assert that no event matching the arguments was triggered (all ``None``: none at all).
@@ -318,7 +247,3 @@ class PusherableTestMixin:
     def captureTriggers(self, **kwargs: Any) -> Any:
         """See :func:`capture_triggers`."""
         return capture_triggers(**kwargs)
-
-
-#: Another name for :class:`PusherableTestMixin`, after Django's ``mail.outbox``.
-OutboxMixin = PusherableTestMixin

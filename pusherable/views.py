@@ -18,7 +18,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import authorization, catchup, fields, locks, presence, webhooks
+from . import authorization, catchup, fields, locks, members, presence, webhooks
 from .conf import settings
 from .delivery import clean_socket_id, trigger
 from .exceptions import AuthorizationError, ConfigurationError
@@ -109,13 +109,13 @@ class IntentView(JsonEndpoint):
         socket_id = authorization.require_socket_id(request.POST.get("socket_id"))
         if request.POST.get("intent") in (None, ""):
             raise authorization.BadAuthorizationRequest("Missing intent.")
-        intent = authorization.clean_intent(request.POST.get("intent"))
+        intent = members.clean_intent(request.POST.get("intent"))
         channel, _ = authorization.check_access(request, request.POST.get("channel_name"), intent)
         if channel.type != "presence":
             raise authorization.BadAuthorizationRequest(
                 "Intents are declared on presence channels only."
             )
-        user_id = authorization.member_id(authorization.get_user(request))
+        user_id = members.member_id(authorization.get_user(request))
         self.check_rate(user_id, channel.name)
         presence.remember_intent(channel.name, user_id, intent)
         # Not tied to a database write, so not delayed to a commit.
@@ -168,7 +168,7 @@ class FieldView(JsonEndpoint):
         allowed = fields.read_field_names(request.POST.get("fields"), channel_name)
         field = fields.clean_field(request.POST.get("field"), allowed)
         channel, _ = authorization.check_access(request, channel_name, "editing")
-        user_id = authorization.member_id(authorization.get_user(request))
+        user_id = members.member_id(authorization.get_user(request))
         check_rate("field", settings.PUSHERABLE_FIELD_RATE_LIMIT, user_id, channel.name)
         trigger(
             channel.name,
@@ -210,7 +210,7 @@ class LockView(JsonEndpoint):
         if action == "renew":
             lock = locks.renew(name, user)
         elif action == "ask":
-            me = authorization.member_id(user)
+            me = members.member_id(user)
             limit = settings.PUSHERABLE_INTENT_RATE_LIMIT
             check_rate("ask", limit, me, name, what="requests to edit")
             lock = locks.ask(name, user, socket_id=socket_id)
@@ -221,7 +221,7 @@ class LockView(JsonEndpoint):
         else:
             locks.release(name, user, socket_id=socket_id)
             lock = None
-        me = authorization.member_id(user)
+        me = members.member_id(user)
         return {"ok": True, "lock": None if lock is None else lock.as_json(me)}
 
 

@@ -36,6 +36,7 @@ from . import presence, pusher_client, signals
 from .channels import ParsedChannel, parse_channel
 from .conf import settings
 from .exceptions import PusherableError
+from .protocol_rules import ENCRYPTED_PREFIX, PRIVATE_PREFIX
 
 __all__ = ["EVENT_SIGNALS", "InvalidWebhook", "dispatch", "dispatch_event", "verify"]
 
@@ -50,7 +51,6 @@ EVENT_SIGNALS: dict[str, Signal] = {
     "client_event": signals.client_event,
 }
 
-_ENCRYPTED_PREFIX = "private-encrypted-"
 
 _ORDER_KEY = "pusherable:webhooks:order:{}"
 _LOCK_KEY = "pusherable:webhooks:lock:{}"
@@ -94,8 +94,8 @@ def verify(request: HttpRequest) -> dict[str, Any] | None:
 
 def _parse(channel: str) -> ParsedChannel | None:
     name = channel
-    if channel.startswith(_ENCRYPTED_PREFIX):
-        name = "private-" + channel[len(_ENCRYPTED_PREFIX) :]
+    if channel.startswith(ENCRYPTED_PREFIX):
+        name = PRIVATE_PREFIX + channel[len(ENCRYPTED_PREFIX) :]
     try:
         return parse_channel(name)
     except PusherableError:

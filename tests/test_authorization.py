@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pusher.crypto import generate_shared_secret, parse_master_key
 from pusher.signature import verify
 
-from pusherable import authorization
+from pusherable import authorization, members
 from pusherable.channels import channel_for, channel_for_model, encode_pk, parse_channel
 from pusherable.exceptions import ChannelError, ConfigurationError
 from tests.authz import (
@@ -351,7 +351,7 @@ def test_fit_user_info_keeps_small_info_and_makes_it_json_safe():
     import datetime
 
     when = datetime.date(2024, 1, 2)
-    assert authorization.fit_user_info("1", {"name": "A", "since": when}) == {
+    assert members.fit_user_info("1", {"name": "A", "since": when}) == {
         "name": "A",
         "since": "2024-01-02",
     }
@@ -361,7 +361,7 @@ def test_user_id_of_a_free_text_pk_is_escaped():
     class FakeUser:
         pk = "bob smith"
 
-    assert authorization.member_id(FakeUser()) == encode_pk("bob smith") == "bob=20smith"
+    assert members.member_id(FakeUser()) == encode_pk("bob smith") == "bob=20smith"
 
 
 # -- Signin --------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
-from .. import testing
 from ..events import Event
+from ..outbox import outbox
 from .base import BaseBackend
 
 __all__ = ["Backend"]
@@ -16,5 +16,5 @@ class Backend(BaseBackend):
     """Append a deep copy of every event to ``pusherable.testing.outbox``."""
 
     def send_events(self, events: Sequence[Event]) -> int:
-        testing.outbox.extend(copy.deepcopy(list(events)))
+        outbox.extend(copy.deepcopy(list(events)))
         return len(events)

@@ -62,7 +62,7 @@ def lock_channel(obj: models.Model | None) -> str | None:
 
 def lock_is_mine(lock: locks.EditLock | None, user: Any) -> bool:
     """Whether ``user`` holds ``lock``."""
-    from ..authorization import member_id
+    from ..members import member_id
 
     if lock is None or not getattr(user, "is_authenticated", False):
         return False
@@ -79,7 +79,7 @@ def lock_context(
 ) -> dict[str, Any]:
     """What ``{% pusherable_lock %}`` renders: the banner and its state for
     ``pusherable-lock.js``."""
-    from ..authorization import member_id
+    from ..members import member_id
 
     me = member_id(user) if getattr(user, "is_authenticated", False) else None
     mine = lock_is_mine(lock, user)

@@ -166,17 +166,3 @@ class ServerConfig:
         if any(limit is None for limit in limits):
             return None
         return sum(limit for limit in limits if limit is not None)
-
-    def app_by_key(self, key: str) -> AppConfig | None:
-        """Return the app whose key is *key*, or ``None``."""
-        for app in self.apps:
-            if app.key == key:
-                return app
-        return None
-
-    def app_by_id(self, app_id: str) -> AppConfig | None:
-        """Return the app whose id is *app_id*, or ``None``."""
-        for app in self.apps:
-            if app.app_id == app_id:
-                return app
-        return None

@@ -2,7 +2,7 @@
 
 Echo hands its presence callbacks (``here``, ``joining``, ``leaving``) the member's
 ``user_info`` only, so the member id must be in it for Echo code to tell who came
-and went: :func:`pusherable.authorization.default_user_info` puts it there.
+and went: :func:`pusherable.members.default_user_info` puts it there.
 """
 
 from __future__ import annotations

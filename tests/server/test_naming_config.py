@@ -1,4 +1,4 @@
-"""Channel names and types, and config validation."""
+"""The server's view of channel names and types, and config validation."""
 
 from __future__ import annotations
 
@@ -74,9 +74,7 @@ def test_app_config_validation() -> None:
 def test_server_config_validation() -> None:
     app = AppConfig("1", "key", "secret")
     config = ServerConfig(apps=(app,))
-    assert config.app_by_key("key") is app
-    assert config.app_by_id("1") is app
-    assert config.app_by_key("nope") is None
+    assert config.apps == (app,)
     with pytest.raises(ConfigError, match="activity_timeout"):
         ServerConfig(apps=(app,), activity_timeout=0)
     with pytest.raises(ConfigError, match="unique"):
