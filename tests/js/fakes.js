@@ -8,7 +8,14 @@ const path = require('node:path');
 const vm = require('node:vm');
 
 const STATIC_DIR = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable');
-const SOURCE = fs.readFileSync(path.join(STATIC_DIR, 'pusherable.js'), 'utf8');
+// The files {% pusherable_script %} loads before the add-ons, in its order.
+const CORE = ['pusherable.js', 'pusherable-page.js', 'pusherable-presence.js', 'pusherable-guard.js'];
+const SOURCES = new Map();
+
+function source(name) {
+  if (!SOURCES.has(name)) SOURCES.set(name, fs.readFileSync(path.join(STATIC_DIR, name), 'utf8'));
+  return SOURCES.get(name);
+}
 
 // --- DOM -------------------------------------------------------------------------
 
@@ -438,6 +445,13 @@ const CONFIG = {
   socketIdHeader: 'X-Socket-ID',
   user: { id: '1', username: 'alice', name: 'Alice' },
   presenceGracePeriod: 3000,
+  // As pusherable.protocol_rules.browser_rules() writes it (tests/test_javascript.py checks).
+  protocol: {
+    prefixes: { private: 'private-', presence: 'presence-', encrypted: 'private-encrypted-' },
+    protocolEventPrefixes: ['pusher:', 'pusher_internal:'],
+    libraryEventPrefix: 'pusherable:',
+    clientEventPrefix: 'client-',
+  },
 };
 
 function subscriptionElement(document, declaration) {
@@ -505,11 +519,13 @@ function load(options = {}) {
   }
   window.window = window;
   vm.createContext(window);
-  vm.runInContext(SOURCE, window, { filename: 'pusherable.js' });
-  // Add-ons, in the order {% pusherable_script %} loads them.
-  for (const name of options.addons || []) {
-    vm.runInContext(fs.readFileSync(path.join(STATIC_DIR, name), 'utf8'), window, { filename: name });
+  // Deferred scripts: they all run, in order, before DOMContentLoaded starts the page.
+  document.readyState = 'loading';
+  for (const name of CORE.concat(options.addons || [])) {
+    vm.runInContext(source(name), window, { filename: name });
   }
+  document.readyState = 'interactive';
+  document.dispatchEvent({ type: 'DOMContentLoaded' });
 
   return {
     window,
