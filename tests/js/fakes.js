@@ -445,13 +445,16 @@ const CONFIG = {
   socketIdHeader: 'X-Socket-ID',
   user: { id: '1', username: 'alice', name: 'Alice' },
   presenceGracePeriod: 3000,
-  // As pusherable.protocol_rules.browser_rules() writes it (tests/test_javascript.py checks).
-  protocol: {
-    prefixes: { private: 'private-', presence: 'presence-', encrypted: 'private-encrypted-' },
-    protocolEventPrefixes: ['pusher:', 'pusher_internal:'],
-    libraryEventPrefix: 'pusherable:',
-    clientEventPrefix: 'client-',
-  },
+  // pusherable.protocol_rules.browser_rules(), passed by tests/test_javascript.py; the
+  // same values when the tests run on their own (node --test tests/js/).
+  protocol: process.env.PUSHERABLE_PROTOCOL
+    ? JSON.parse(process.env.PUSHERABLE_PROTOCOL)
+    : {
+        prefixes: { private: 'private-', presence: 'presence-', encrypted: 'private-encrypted-' },
+        protocolEventPrefixes: ['pusher:', 'pusher_internal:'],
+        libraryEventPrefix: 'pusherable:',
+        clientEventPrefix: 'client-',
+      },
 };
 
 function subscriptionElement(document, declaration) {
@@ -519,12 +522,12 @@ function load(options = {}) {
   }
   window.window = window;
   vm.createContext(window);
-  // Deferred scripts: they all run, in order, before DOMContentLoaded starts the page.
-  document.readyState = 'loading';
+  // Deferred scripts, as {% pusherable_script %} loads them: they run in order once the
+  // page is parsed ("interactive"), then DOMContentLoaded starts the page.
+  document.readyState = 'interactive';
   for (const name of CORE.concat(options.addons || [])) {
     vm.runInContext(source(name), window, { filename: name });
   }
-  document.readyState = 'interactive';
   document.dispatchEvent({ type: 'DOMContentLoaded' });
 
   return {

@@ -361,7 +361,7 @@
 
   // --- the connection ----------------------------------------------------------------
 
-  // Subscriptions declared in the page, forms... (pusherable-page.js and the add-ons).
+  // Subscriptions declared in the page, forms and the like: pusherable-page.js, add-ons.
   function scan(node) {
     if (state.pusher) runPlugins('scan', node || document);
   }
@@ -525,15 +525,20 @@
   };
   root.pusherable = api;
 
-  // Deferred scripts run in order before DOMContentLoaded: by then every file of
-  // {% pusherable_script %} has plugged in.
+  // Deferred scripts run in order once the page is parsed (readyState "interactive"),
+  // then DOMContentLoaded fires: by then every file of {% pusherable_script %} has
+  // plugged in. A script added after that boots on "load", or at once.
+  let booted = false;
   function boot() {
+    if (booted) return;
+    booted = true;
     const config = readConfig();
     if (config) start(config);
   }
 
-  if (document && document.readyState === 'loading') {
+  if (document && document.readyState !== 'complete') {
     document.addEventListener('DOMContentLoaded', boot);
+    root.addEventListener('load', boot);
   } else {
     boot();
   }
