@@ -1,6 +1,8 @@
-// Test doubles for pusherable.js: a minimal DOM, a fake pusher-js, a manual clock
-// and a scripted fetch. load() runs the real static file in a fresh VM context
-// wired to them, so each test starts from an empty page.
+// Test doubles for pusherable.js, for what the live tests (tests/live/test_core_browser.py:
+// real pusher-js, Django and the Pusher servers, in Chromium) cannot make happen on cue:
+// a minimal DOM, a fake pusher-js, a manual clock and a scripted fetch. load() runs the
+// real static files in a fresh VM context wired to them, so each test starts from an
+// empty page.
 'use strict';
 
 const fs = require('node:fs');
@@ -63,7 +65,6 @@ class FakeElement {
     if (child.parentNode) child.parentNode.removeChild(child);
     child.parentNode = this;
     this.children.push(child);
-    this.ownerDocument.mutated(this, [child], []);
     return child;
   }
 
@@ -73,7 +74,6 @@ class FakeElement {
     child.parentNode = this;
     if (index === -1) this.children.push(child);
     else this.children.splice(index, 0, child);
-    this.ownerDocument.mutated(this, [child], []);
     return child;
   }
 
@@ -100,7 +100,6 @@ class FakeElement {
   removeChild(child) {
     this.children = this.children.filter((node) => node !== child);
     child.parentNode = null;
-    this.ownerDocument.mutated(this, [], [child]);
     return child;
   }
 
@@ -124,7 +123,6 @@ class FakeDocument {
     this.visibilityState = 'visible';
     this.baseURI = 'http://testserver/page/';
     this.listeners = [];
-    this.observers = [];
     this.dispatched = [];
     this.documentElement = new FakeElement(this, 'html');
     this.body = this.documentElement.appendChild(new FakeElement(this, 'body'));
@@ -167,38 +165,6 @@ class FakeDocument {
     return true;
   }
 
-  // Mutation records are delivered in a microtask, as browsers do.
-  mutated(target, addedNodes, removedNodes) {
-    for (const observer of this.observers) observer.enqueue({ target, addedNodes, removedNodes });
-  }
-
-  submit(form) {
-    this.dispatchEvent({ type: 'submit', target: form });
-  }
-}
-
-function makeMutationObserver(document) {
-  return class FakeMutationObserver {
-    constructor(callback) {
-      this.callback = callback;
-      this.records = [];
-    }
-
-    observe() {
-      document.observers.push(this);
-    }
-
-    enqueue(record) {
-      this.records.push(record);
-      if (this.records.length === 1) {
-        queueMicrotask(() => {
-          const records = this.records;
-          this.records = [];
-          this.callback(records);
-        });
-      }
-    }
-  };
 }
 
 class FakeCustomEvent {
@@ -276,7 +242,7 @@ class FakeChannel {
     this.pusher = pusher;
     this.name = name;
     this.globalCallbacks = [];
-    this.members = name.startsWith('presence-') ? new FakeMembers() : undefined;
+    this.members = new FakeMembers(); // used on presence channels only
   }
 
   bind_global(callback) {
@@ -294,7 +260,7 @@ class FakeChannel {
   // What the server (through pusher-js) does:
 
   succeed(presence) {
-    if (!this.members) {
+    if (!presence) {
       this.emit('pusher:subscription_succeeded', {});
       return;
     }
@@ -356,8 +322,6 @@ function makeFakePusher() {
       this.connection = new FakeConnection();
       this.channels = new Map();
       this.subscribeCalls = [];
-      this.unsubscribed = [];
-      this.signedIn = false;
     }
 
     subscribe(name) {
@@ -367,16 +331,11 @@ function makeFakePusher() {
     }
 
     unsubscribe(name) {
-      this.unsubscribed.push(name);
       this.channels.delete(name);
     }
 
     channel(name) {
       return this.channels.get(name);
-    }
-
-    signin() {
-      this.signedIn = true;
     }
 
     disconnect() {
@@ -392,7 +351,7 @@ function makeFakePusher() {
     }
 
     drop() {
-      for (const channel of this.channels.values()) if (channel.members) channel.members.reset();
+      for (const channel of this.channels.values()) channel.members.reset();
       this.connection.setState('connecting');
     }
 
@@ -489,7 +448,6 @@ function load(options = {}) {
   for (const build of options.body || []) {
     document.body.appendChild(typeof build === 'function' ? build(document) : subscriptionElement(document, build));
   }
-  document.observers.length = 0; // only mutations after loading count
 
   const windowListeners = [];
   const window = {
@@ -506,7 +464,6 @@ function load(options = {}) {
     URL,
     URLSearchParams,
     CustomEvent: FakeCustomEvent,
-    MutationObserver: makeMutationObserver(document),
     fetch: makeFetch(fetchCalls, options.respond || (() => null)),
     location: {
       href: 'http://testserver/page/',

@@ -238,9 +238,19 @@ def test_states_socket_id_and_forms(visit, article):
     assert socket_id == page.evaluate("pusherable.pusher.connection.socket_id")
     assert notifications(page, "pusherable:state")[-1]["data"]["socketId"] == socket_id
     assert page.evaluate("pusherable.headers({a: '1'})") == {"a": "1", "X-Socket-ID": socket_id}
-    # Sender exclusion: the POST form carries the socket id, the GET form does not.
+    # Sender exclusion: the same-origin POST form carries the socket id; GET forms,
+    # forms to other sites and forms that opt out do not.
     assert page.input_value("#save input[name=pusherable_socket_id]") == socket_id
-    assert page.locator("#search input[name=pusherable_socket_id]").count() == 0
+    for form in ("search", "elsewhere", "ignored"):
+        assert page.locator(f"#{form} input[name=pusherable_socket_id]").count() == 0, form
+    # Submitting refreshes it (a socket id that changed, a form no observer saw).
+    page.evaluate(
+        """() => { const form = document.getElementById('save');
+                   form.querySelector('[name=pusherable_socket_id]').value = 'stale';
+                   form.addEventListener('submit', (event) => event.preventDefault());
+                   form.requestSubmit(); }"""
+    )
+    assert page.input_value("#save input[name=pusherable_socket_id]") == socket_id
     # A form added later gets it too (the MutationObserver).
     page.evaluate(
         """() => { const form = document.createElement('form'); form.method = 'post';
