@@ -130,7 +130,9 @@ def visit(browser, site, users, pusher_server) -> Iterator[Callable[..., Any]]:
         context = browser.new_context(base_url=site.url)
         contexts.append(context)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site.url}])
+        context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site.url}]
+        )
         port = relay.port if relay else pusher_server.ws_port(len(contexts) - 1)
         context.add_init_script(node_script(port))
         context.route(
@@ -157,7 +159,8 @@ def wait_for(page, event: str, count: int = 1, **data: Any) -> list[dict[str, An
     """Wait until ``pusherable_notify`` got ``count`` ``event`` whose data has ``data``."""
     page.wait_for_function(
         """([name, count, data]) => window.notifications.filter((n) => n.event === name
-             && Object.entries(data).every(([k, v]) => JSON.stringify(n.data[k]) === JSON.stringify(v))
+             && Object.entries(data).every(
+                  ([k, v]) => JSON.stringify(n.data[k]) === JSON.stringify(v))
            ).length >= count""",
         arg=[event, count, data],
         timeout=LIVE_TIMEOUT_MS,
@@ -231,7 +234,10 @@ def test_one_connection_for_every_subscription_and_events_to_each_handler(
 def test_states_socket_id_and_forms(visit, article):
     page = visit("alice", article)
     subscribed(page, PRESENCE.format(pk=article.pk))
-    states = [(n["data"]["previous"], n["data"]["current"]) for n in notifications(page, "pusherable:state")]
+    states = [
+        (n["data"]["previous"], n["data"]["current"])
+        for n in notifications(page, "pusherable:state")
+    ]
     # pusher-js starts connecting in its constructor: the page hears it connected.
     assert states[-1] == ("connecting", "connected")
     socket_id = page.evaluate("pusherable.socketId()")
@@ -271,7 +277,8 @@ def test_subscribe_and_unsubscribe_from_code_and_from_the_page(visit, article, p
     page.evaluate(
         """(channel) => { window.got = [];
              window.handle = pusherable.subscribe({channel: channel, events: 'ping',
-               callback: (event, data) => { if (event === 'ping') window.got.push(data.n); }}); }""",
+               callback: (event, data) => {
+                 if (event === 'ping') window.got.push(data.n); }}); }""",
         channel,
     )
     subscribed(page, channel)
@@ -286,7 +293,8 @@ def test_subscribe_and_unsubscribe_from_code_and_from_the_page(visit, article, p
     page.evaluate(
         """(channel) => { const div = document.createElement('div'); div.id = 'later';
              const script = document.createElement('script');
-             script.type = 'application/json'; script.setAttribute('data-pusherable-subscription', '');
+             script.type = 'application/json';
+             script.setAttribute('data-pusherable-subscription', '');
              script.textContent = JSON.stringify({channels: [channel], events: ['ping']});
              div.appendChild(script); document.body.appendChild(div); }""",
         channel,
@@ -331,17 +339,24 @@ def test_presence_here_joined_left_and_intent_between_two_users(visit, article, 
     # An intent changed later goes through Django, and reaches the others.
     assert bob.evaluate("(c) => pusherable.setIntent(c, 'viewing')", presence) == {"ok": True}
     [intent] = wait_for(alice, "pusherable:intent")
-    assert (intent["data"]["member"]["id"], intent["data"]["intent"]) == (str(users["bob"].pk), "viewing")
+    assert (intent["data"]["member"]["id"], intent["data"]["intent"]) == (
+        str(users["bob"].pk),
+        "viewing",
+    )
     assert bob.evaluate("(c) => pusherable.me(c).info.intent", presence) == "viewing"
 
     # A subscription added after joining hears "here" at once, on the same connection.
     bob.evaluate(
         """(channel) => { window.late = [];
-             pusherable.subscribe({channel: channel, events: 'x', callback: (e, d) => window.late.push([e, d])}); }""",
+             pusherable.subscribe({channel: channel, events: 'x',
+               callback: (e, d) => window.late.push([e, d])}); }""",
         presence,
     )
     bob.wait_for_function("window.late.length === 2")
-    assert bob.evaluate("window.late.map((l) => l[0])") == ["pusherable:subscribed", "pusherable:here"]
+    assert bob.evaluate("window.late.map((l) => l[0])") == [
+        "pusherable:subscribed",
+        "pusherable:here",
+    ]
     assert bob.evaluate("Pusher.instances.length") == 1
 
     bob.close()
