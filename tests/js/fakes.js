@@ -1,13 +1,13 @@
-// Test doubles for pusherable.js, for what the live tests (tests/live/test_core_browser.py:
-// real pusher-js, Django and the Pusher servers, in Chromium) cannot make happen on cue:
-// a minimal DOM, a fake pusher-js, a manual clock and a scripted fetch. load() runs the
-// real static files in a fresh VM context wired to them, so each test starts from an
-// empty page.
+// The Node tests' page: jsdom (a real DOM), and doubles for what the live tests
+// (tests/live/test_core_browser.py: real pusher-js, Django and the Pusher servers, in
+// Chromium) cannot make happen on cue: a fake pusher-js, a manual clock and a scripted
+// fetch. load() runs the real static files in a fresh jsdom window wired to them, in
+// the order {% pusherable_script %} loads them, so each test starts from a new page.
 'use strict';
 
 const fs = require('node:fs');
 const path = require('node:path');
-const vm = require('node:vm');
+const { JSDOM, VirtualConsole } = require('jsdom');
 
 const STATIC_DIR = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable');
 // The files {% pusherable_script %} loads before the add-ons, in its order.
@@ -19,168 +19,19 @@ function source(name) {
   return SOURCES.get(name);
 }
 
-// --- DOM -------------------------------------------------------------------------
-
-class FakeElement {
-  constructor(document, tagName) {
-    this.ownerDocument = document;
-    this.nodeType = 1;
-    this.tagName = tagName.toUpperCase();
-    this.attributes = new Map();
-    this.children = [];
-    this.parentNode = null;
-    this.textContent = '';
-    this.value = '';
-  }
-
-  getAttribute(name) {
-    return this.attributes.has(name) ? this.attributes.get(name) : null;
-  }
-
-  setAttribute(name, value) {
-    this.attributes.set(name, String(value));
-  }
-
-  hasAttribute(name) {
-    return this.attributes.has(name);
-  }
-
-  get name() {
-    return this.getAttribute('name') || '';
-  }
-
-  set name(value) {
-    this.setAttribute('name', value);
-  }
-
-  get type() {
-    return this.getAttribute('type') || '';
-  }
-
-  set type(value) {
-    this.setAttribute('type', value);
-  }
-
-  appendChild(child) {
-    if (child.parentNode) child.parentNode.removeChild(child);
-    child.parentNode = this;
-    this.children.push(child);
-    return child;
-  }
-
-  insertBefore(child, reference) {
-    if (child.parentNode) child.parentNode.removeChild(child);
-    const index = this.children.indexOf(reference);
-    child.parentNode = this;
-    if (index === -1) this.children.push(child);
-    else this.children.splice(index, 0, child);
-    return child;
-  }
-
-  get firstChild() {
-    return this.children[0] || null;
-  }
-
-  addEventListener(type, listener) {
-    if (!this.listeners) this.listeners = [];
-    this.listeners.push({ type, listener });
-  }
-
-  click() {
-    for (const { type, listener } of this.listeners || []) {
-      if (type === 'click') listener({ type: 'click', target: this });
-    }
-  }
-
-  // The text of this element and its descendants, as the DOM's textContent reads it.
-  allText() {
-    return [this.textContent, ...this.children.map((child) => child.allText())].join(' ').trim();
-  }
-
-  removeChild(child) {
-    this.children = this.children.filter((node) => node !== child);
-    child.parentNode = null;
-    return child;
-  }
-
-  querySelectorAll(tag) {
-    const wanted = tag.toUpperCase();
-    const found = [];
-    const walk = (node) => {
-      for (const child of node.children) {
-        if (child.tagName === wanted) found.push(child);
-        walk(child);
-      }
-    };
-    walk(this);
-    return found;
-  }
-}
-
-class FakeDocument {
-  constructor() {
-    this.readyState = 'complete';
-    this.visibilityState = 'visible';
-    this.baseURI = 'http://testserver/page/';
-    this.listeners = [];
-    this.dispatched = [];
-    this.documentElement = new FakeElement(this, 'html');
-    this.body = this.documentElement.appendChild(new FakeElement(this, 'body'));
-  }
-
-  createElement(tag) {
-    return new FakeElement(this, tag);
-  }
-
-  getElementById(id) {
-    return this.all().find((el) => el.getAttribute('id') === id) || null;
-  }
-
-  querySelectorAll(tag) {
-    const wanted = tag.toUpperCase();
-    return this.all().filter((el) => el.tagName === wanted);
-  }
-
-  all() {
-    const found = [];
-    const walk = (node) => {
-      for (const child of node.children) {
-        found.push(child);
-        walk(child);
-      }
-    };
-    walk(this.documentElement);
-    return found;
-  }
-
-  addEventListener(type, listener) {
-    this.listeners.push({ type, listener });
-  }
-
-  dispatchEvent(event) {
-    this.dispatched.push(event);
-    for (const { type, listener } of this.listeners) {
-      if (type === event.type) listener(event);
-    }
-    return true;
-  }
-
-}
-
-class FakeCustomEvent {
-  constructor(type, init) {
-    this.type = type;
-    this.detail = init && init.detail;
-  }
-}
-
-// Builds an element: h('form', {method: 'post'}, [children]) or h('script', {...}, 'text').
+// Builds an element: h(document, 'form', {method: 'post'}, [children]) or (..., 'text').
 function h(document, tag, attributes, content) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes || {})) element.setAttribute(name, value);
   if (typeof content === 'string') element.textContent = content;
   for (const child of Array.isArray(content) ? content : []) element.appendChild(child);
   return element;
+}
+
+// The text of a node, its elements' texts separated by spaces.
+function allText(node) {
+  const parts = Array.from(node.childNodes, (child) => (child.nodeType === 1 ? allText(child) : child.textContent));
+  return parts.join(' ').trim();
 }
 
 // --- clock -----------------------------------------------------------------------
@@ -238,8 +89,7 @@ class FakeMembers {
 }
 
 class FakeChannel {
-  constructor(pusher, name) {
-    this.pusher = pusher;
+  constructor(name) {
     this.name = name;
     this.globalCallbacks = [];
     this.members = new FakeMembers(); // used on presence channels only
@@ -253,63 +103,37 @@ class FakeChannel {
     this.globalCallbacks = this.globalCallbacks.filter((fn) => fn !== callback);
   }
 
-  emit(event, data) {
+  // What the server (through pusher-js) does:
+
+  trigger(event, data) {
     for (const callback of this.globalCallbacks.slice()) callback(event, data);
   }
 
-  // What the server (through pusher-js) does:
-
   succeed(presence) {
     if (!presence) {
-      this.emit('pusher:subscription_succeeded', {});
+      this.trigger('pusher:subscription_succeeded', {});
       return;
     }
     this.members.reset();
     for (const [id, info] of Object.entries(presence.members)) this.members.members[id] = info;
     this.members.me = this.members.get(presence.me);
-    this.emit('pusher:subscription_succeeded', this.members);
+    this.trigger('pusher:subscription_succeeded', this.members);
   }
 
   memberAdded(id, info) {
     this.members.members[id] = info || {};
-    this.emit('pusher:member_added', this.members.get(id));
+    this.trigger('pusher:member_added', this.members.get(id));
   }
 
   memberRemoved(id) {
     const member = this.members.get(id);
     if (!member) return;
     delete this.members.members[id];
-    this.emit('pusher:member_removed', member);
-  }
-
-  trigger(event, data) {
-    this.emit(event, data);
+    this.trigger('pusher:member_removed', member);
   }
 
   fail(data) {
-    this.emit('pusher:subscription_error', data);
-  }
-}
-
-class FakeConnection {
-  constructor() {
-    this.state = 'initialized';
-    this.socket_id = undefined;
-    this.callbacks = [];
-  }
-
-  bind(event, callback) {
-    this.callbacks.push({ event, callback });
-  }
-
-  emit(event, data) {
-    for (const binding of this.callbacks) if (binding.event === event) binding.callback(data);
-  }
-
-  setState(current) {
-    const previous = this.state;
-    this.state = current;
-    this.emit('state_change', { previous, current });
+    this.trigger('pusher:subscription_error', data);
   }
 }
 
@@ -319,14 +143,22 @@ function makeFakePusher() {
       FakePusher.instances.push(this);
       this.key = key;
       this.options = options;
-      this.connection = new FakeConnection();
       this.channels = new Map();
       this.subscribeCalls = [];
+      const bindings = [];
+      this.connection = {
+        state: 'initialized',
+        socket_id: undefined,
+        bind: (event, callback) => bindings.push({ event, callback }),
+        emit: (event, data) => {
+          for (const binding of bindings) if (binding.event === event) binding.callback(data);
+        },
+      };
     }
 
     subscribe(name) {
       this.subscribeCalls.push(name);
-      if (!this.channels.has(name)) this.channels.set(name, new FakeChannel(this, name));
+      if (!this.channels.has(name)) this.channels.set(name, new FakeChannel(name));
       return this.channels.get(name);
     }
 
@@ -338,21 +170,23 @@ function makeFakePusher() {
       return this.channels.get(name);
     }
 
-    disconnect() {
-      this.connection.setState('disconnected');
-    }
-
     // Test controls:
+
+    setState(current) {
+      const previous = this.connection.state;
+      this.connection.state = current;
+      this.connection.emit('state_change', { previous, current });
+    }
 
     connect(socketId) {
       this.connection.socket_id = socketId;
-      this.connection.setState('connecting');
-      this.connection.setState('connected');
+      this.setState('connecting');
+      this.setState('connected');
     }
 
     drop() {
       for (const channel of this.channels.values()) channel.members.reset();
-      this.connection.setState('connecting');
+      this.setState('connecting');
     }
 
     // Runs the channel authorizer pusher-js was given, as pusher-js does on subscribe.
@@ -417,43 +251,49 @@ const CONFIG = {
 };
 
 function subscriptionElement(document, declaration) {
-  return h(
-    document,
-    'script',
-    { type: 'application/json', 'data-pusherable-subscription': '' },
-    JSON.stringify(declaration)
-  );
+  const attributes = { type: 'application/json', 'data-pusherable-subscription': '' };
+  return h(document, 'script', attributes, JSON.stringify(declaration));
 }
 
-// Copies data across the VM boundary so that deepStrictEqual compares plain values.
+// Copies data across the window boundary so that deepStrictEqual compares plain values.
 const plain = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
 function load(options = {}) {
-  const document = new FakeDocument();
   const clock = new Clock();
   const FakePusher = makeFakePusher();
   FakePusher.instances = [];
   const notifications = [];
+  const dispatched = [];
   const warnings = [];
   const errors = [];
   const fetchCalls = [];
   const navigations = [];
   const config = options.config === undefined ? CONFIG : options.config;
 
+  const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', {
+    url: 'http://testserver/page/',
+    runScripts: 'outside-only',
+    virtualConsole: new VirtualConsole(),
+  });
+  const window = dom.window;
+  const document = window.document;
+  // Deferred scripts run once the page is parsed ("interactive"); the tab is visible.
+  let readyState = 'interactive';
+  let visibility = 'visible';
+  Object.defineProperty(document, 'readyState', { configurable: true, get: () => readyState });
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => visibility });
+
   if (config !== null) {
-    document.body.appendChild(
-      h(document, 'script', { type: 'application/json', id: 'pusherable-config' }, JSON.stringify(config))
-    );
+    const attributes = { type: 'application/json', id: 'pusherable-config' };
+    document.body.appendChild(h(document, 'script', attributes, JSON.stringify(config)));
   }
   for (const build of options.body || []) {
     document.body.appendChild(typeof build === 'function' ? build(document) : subscriptionElement(document, build));
   }
+  document.addEventListener('pusherable:notify', (event) => dispatched.push(plain(event.detail)));
 
-  const windowListeners = [];
-  const window = {
-    document,
-    Date: { now: () => clock.now },
-    addEventListener: (type, listener) => windowListeners.push({ type, listener }),
+  window.Date.now = () => clock.now;
+  Object.assign(window, {
     console: {
       warn: (...args) => warnings.push(args.join(' ')),
       error: (...args) => errors.push(args.map(String).join(' ')),
@@ -461,31 +301,22 @@ function load(options = {}) {
     },
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
-    URL,
-    URLSearchParams,
-    CustomEvent: FakeCustomEvent,
     fetch: makeFetch(fetchCalls, options.respond || (() => null)),
-    location: {
-      href: 'http://testserver/page/',
-      origin: 'http://testserver',
-      assign: (url) => navigations.push(url),
-    },
-  };
+  });
   if (!options.noPusher) window.Pusher = FakePusher;
   if (options.notify !== false) {
     window.pusherable_notify = (event, data, meta) => {
       notifications.push({ event, data: plain(data), channel: meta.channel });
     };
   }
-  window.window = window;
-  vm.createContext(window);
-  // Deferred scripts, as {% pusherable_script %} loads them: they run in order once the
-  // page is parsed ("interactive"), then DOMContentLoaded starts the page.
-  document.readyState = 'interactive';
   for (const name of CORE.concat(options.addons || [])) {
-    vm.runInContext(source(name), window, { filename: name });
+    window.eval(source(name) + '\n//# sourceURL=' + name);
   }
-  document.dispatchEvent({ type: 'DOMContentLoaded' });
+  const api = window.pusherable;
+  // jsdom does not navigate: the helper every "Reload" button calls records instead.
+  if (api.helpers.reload) api.helpers.reload = () => navigations.push(window.location.href);
+  document.dispatchEvent(new window.Event('DOMContentLoaded'));
+  readyState = 'complete';
 
   return {
     window,
@@ -494,11 +325,12 @@ function load(options = {}) {
     FakePusher,
     pusher: FakePusher.instances[0],
     notifications,
+    dispatched,
     warnings,
     errors,
     fetchCalls,
     navigations,
-    api: window.pusherable,
+    api,
     h: (tag, attributes, content) => h(document, tag, attributes, content),
     subscription: (declaration) => subscriptionElement(document, declaration),
     // Notifications with this event name (all of them without a name).
@@ -507,12 +339,12 @@ function load(options = {}) {
     },
     // A window event: "online", "offline".
     fire(type) {
-      for (const { type: wanted, listener } of windowListeners) if (wanted === type) listener({ type });
+      window.dispatchEvent(new window.Event(type));
     },
     // The tab goes to the background or comes back.
-    setVisibility(visibility) {
-      document.visibilityState = visibility;
-      document.dispatchEvent({ type: 'visibilitychange' });
+    setVisibility(state) {
+      visibility = state;
+      document.dispatchEvent(new window.Event('visibilitychange'));
     },
     // Lets promises and mutation observers run.
     async settle() {
@@ -521,4 +353,4 @@ function load(options = {}) {
   };
 }
 
-module.exports = { CONFIG, load, plain };
+module.exports = { CONFIG, allText, load, plain };
