@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "pusherable" / "static" / "pusherable"
 #: Every script the browser loads from this package, none built from anything.
 SCRIPTS = sorted(path.name for path in STATIC.glob("*.js"))
-#: The longest a script may grow: past it, split it by concern.
-MAX_LINES = 550
+#: The longest a script may grow (about 500 lines; the core is the longest): past it,
+#: split it by concern, as pusherable.js was into the files of SCRIPTS.
+MAX_LINES = 530
 
 
 def node_or_skip() -> str:

@@ -1,17 +1,12 @@
 /*
- * pusherable.js: the core of django-pusherable's browser side.
- *
- * Loaded by {% pusherable_script %} after pusher-js, and before the files that plug
- * into it through pusherable.use(plugin): pusherable-page.js (the declarations of
- * {% pusherable_subscribe %}, sender exclusion in forms), pusherable-presence.js,
- * pusherable-guard.js, then the add-ons. It reads the configuration
- * (<script type="application/json" id="pusherable-config">), opens ONE Pusher
- * connection, subscribes channels, authorizes them through Django, and delivers every
- * event to window.pusherable_notify(event, data, meta) (or the callback a
- * subscription names) and as a "pusherable:notify" DOM event ({event, data, channel}).
- * The protocol's prefixes come from config.protocol (pusherable/protocol_rules.py):
- * this file keeps no copy of them. Plugins' hooks and the public API:
- * docs/reference/javascript.rst. Plain ES2017, no build step, no dependency but pusher-js.
+ * pusherable.js: the core of django-pusherable's browser side. It reads the page's
+ * configuration (<script type="application/json" id="pusherable-config">), opens ONE
+ * Pusher connection, subscribes channels (authorized through Django), delivers every
+ * event to window.pusherable_notify(event, data, meta) or a subscription's callback
+ * and as a "pusherable:notify" DOM event, and runs the plugins that the other files
+ * of {% pusherable_script %} add with pusherable.use(plugin). The protocol's prefixes
+ * come from config.protocol (pusherable/protocol_rules.py): no copy of them here.
+ * Hooks and API: docs/reference/javascript.rst. Plain ES2017, no build step.
  */
 (function (root) {
   'use strict';
@@ -111,13 +106,9 @@
       target = target == null ? undefined : target[part];
     }
     if (typeof target === 'function') return target;
-    if (!quiet) {
-      warnOnce(
-        'callback:' + handler,
-        'window.' + handler + ' is not a function, so events are not delivered to it. ' +
-          'Define it, name another callback, or listen to the "' + DOM_EVENT + '" DOM event.'
-      );
-    }
+    if (quiet) return null;
+    const advice = 'Define it, name another callback, or listen to the "' + DOM_EVENT + '" DOM event.';
+    warnOnce('callback:' + handler, 'window.' + handler + ' is not a function: no events for it. ' + advice);
     return null;
   }
 
@@ -407,9 +398,7 @@
   // What a plugin may do: read the channels, deliver events as if they came from the
   // server, and make requests like this file does.
   const host = {
-    get config() {
-      return state.config;
-    },
+    get config() { return state.config; },
     channels: () => Array.from(state.channels.values(), channelInfo),
     channel: (name) => withRecord(name, channelInfo) || null,
     // An event of the channel, as if it had come from the server: the page's handlers,
@@ -489,23 +478,15 @@
 
   function readConfig() {
     const element = document && document.getElementById(CONFIG_ELEMENT_ID);
-    if (!element) return null;
-    try {
-      return JSON.parse(element.textContent);
-    } catch (error) {
-      if (console) console.error('pusherable: unreadable configuration', error);
-      return null;
-    }
+    const config = element ? parseJSON(element.textContent, null) : null;
+    if (element && !config && console) console.error('pusherable: unreadable configuration');
+    return config;
   }
 
   const api = {
     version: VERSION,
-    get config() {
-      return state.config;
-    },
-    get pusher() {
-      return state.pusher;
-    },
+    get config() { return state.config; },
+    get pusher() { return state.pusher; },
     start: start,
     subscribe: subscribe,
     use: use,
