@@ -5,6 +5,8 @@ An article's page with the README's tags: ``{% pusherable_script %}`` and severa
 rest of the URLs are those of :mod:`tests.guard_urls` (``pusherable.urls`` among them).
 """
 
+from django.contrib.auth import get_user_model, login
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.generic import DetailView
 
@@ -24,4 +26,16 @@ class CorePage(DetailView):
         return context
 
 
-urlpatterns = [*guard_urlpatterns, path("core/<int:pk>/", CorePage.as_view(), name="core-page")]
+def log_in(request: HttpRequest, username: str) -> HttpResponse:
+    """Sign the browser in as ``username``: the tests' shortcut, so that only Django's
+    own thread writes the session (SQLite locks the table against two writers)."""
+    user = get_user_model().objects.get(username=username)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return HttpResponse("Signed in.")
+
+
+urlpatterns = [
+    *guard_urlpatterns,
+    path("core/<int:pk>/", CorePage.as_view(), name="core-page"),
+    path("core/login/<str:username>/", log_in, name="core-login"),
+]

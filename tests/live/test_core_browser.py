@@ -117,22 +117,12 @@ def relays(pusher_server) -> Iterator[Callable[[], Relay]]:
 def visit(browser, site, users, pusher_server) -> Iterator[Callable[..., Any]]:
     """``visit("alice", article)``: the core page, in a new browser context signed in as
     that user; ``relay=`` connects it through a :class:`Relay`."""
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
     contexts = []
     script = PUSHER_JS.read_text()
 
     def open_page(username: str, article: Any, *, relay: Relay | None = None, query: str = ""):
-        client = Client()
-        client.force_login(get_user_model().objects.get(username=username))
         context = browser.new_context(base_url=site.url)
         contexts.append(context)
-        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": site.url}]
-        )
         port = relay.port if relay else pusher_server.ws_port(len(contexts) - 1)
         context.add_init_script(node_script(port))
         context.route(
@@ -141,6 +131,7 @@ def visit(browser, site, users, pusher_server) -> Iterator[Callable[..., Any]]:
         )
         page = context.new_page()
         page.set_default_timeout(LIVE_TIMEOUT_MS)
+        page.goto(f"/core/login/{username}/")
         page.goto(f"/core/{article.pk}/{query}")
         return page
 
