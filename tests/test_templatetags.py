@@ -13,6 +13,7 @@ from django.test import Client, RequestFactory, override_settings
 from pusherable.conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL
 from pusherable.exceptions import ConfigurationError
 from pusherable.page_config import browser_config, pusher_js_options, to_script_json
+from pusherable.templatetags.pusherable_tags import SCRIPTS
 from pusherable.versions import object_version
 from tests.testapp.models import Article, Document
 
@@ -84,8 +85,9 @@ def rf_request(rf: RequestFactory):
 
 # --- {% pusherable_script %} ---------------------------------------------------------
 
-#: The configuration, pusher-js, pusherable.js and its four add-ons.
-SCRIPT_TAGS = 7
+#: The configuration, pusher-js, and the files of SCRIPTS (the core, the three files
+#: that plug into it, the four add-ons).
+SCRIPT_TAGS = 2 + len(SCRIPTS)
 
 
 def test_script_loads_pusher_js_then_pusherable_js(rf_request):
@@ -94,6 +96,9 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
         None,
         PUSHER_JS_URL,
         "/static/pusherable/pusherable.js",
+        "/static/pusherable/pusherable-page.js",
+        "/static/pusherable/pusherable-presence.js",
+        "/static/pusherable/pusherable-guard.js",
         "/static/pusherable/pusherable-forms.js",
         "/static/pusherable/pusherable-catchup.js",
         "/static/pusherable/pusherable-fields.js",

@@ -2,7 +2,8 @@
 
 ``{% pusherable_script %}``
     Once per page (usually in the base template): the configuration as JSON, pusher-js,
-    and ``pusherable/pusherable.js``. Rendering it again on the same page outputs nothing.
+    and the :data:`SCRIPTS` (``pusherable/pusherable.js`` and the files that plug into
+    it), in that order. Rendering it again on the same page outputs nothing.
 
 ``{% pusherable_subscribe 'update' object %}``
     Any number per page: declares a subscription, as non-executable JSON that
@@ -36,6 +37,7 @@ from ..guard import version_field_name
 from ..page_config import browser_config, pusher_js_script, subscription, to_script_json
 
 __all__ = [
+    "SCRIPTS",
     "pusherable_lock",
     "pusherable_script",
     "pusherable_subscribe",
@@ -44,6 +46,19 @@ __all__ = [
 ]
 
 register = template.Library()
+
+#: The static files ``{% pusherable_script %}`` loads after pusher-js, in the order they
+#: run (all ``defer``): the core, the files that plug into it, then the add-ons.
+SCRIPTS = (
+    "pusherable/pusherable.js",  # the connection, subscriptions, dispatch, plugins
+    "pusherable/pusherable-page.js",  # declarations in the page, socket id in forms
+    "pusherable/pusherable-presence.js",  # here / joined / left, intent
+    "pusherable/pusherable-guard.js",  # version inputs: pusherable:conflict, notice
+    "pusherable/pusherable-forms.js",  # live merge of edit forms
+    "pusherable/pusherable-catchup.js",  # catch-up after a reconnection
+    "pusherable/pusherable-fields.js",  # who is editing which field
+    "pusherable/pusherable-lock.js",  # the edit lock's banner
+)
 
 # Where "the script was already rendered for this page" is remembered: on the request
 # when there is one (it spans every template rendered for the page), else on the context.
@@ -80,7 +95,7 @@ def _first_render(context: Context, request: Any) -> bool:
 
 @register.inclusion_tag("pusherable/script.html", takes_context=True)
 def pusherable_script(context: Context, nonce: str | None = None) -> dict[str, Any]:
-    """Load pusher-js and ``pusherable.js`` with the page's configuration, once per page."""
+    """Load pusher-js and the :data:`SCRIPTS` with the page's configuration, once per page."""
     request = _request(context)
     if not _first_render(context, request):
         return {"render": False}
@@ -91,6 +106,7 @@ def pusherable_script(context: Context, nonce: str | None = None) -> dict[str, A
         "config_json": _script_json(browser_config(request, user=user)),
         "pusher_js_url": script["src"],
         "integrity": script["integrity"],
+        "scripts": SCRIPTS,
         "nonce": _nonce(context, nonce),
     }
 

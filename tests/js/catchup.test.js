@@ -67,7 +67,7 @@ function page(options = {}) {
   // The connection drops and comes back; every channel is subscribed again.
   loaded.reconnect = async () => {
     loaded.pusher.drop();
-    loaded.pusher.connection.setState('unavailable');
+    loaded.pusher.setState('unavailable');
     loaded.pusher.connect('100.2');
     for (const [name, channel] of loaded.pusher.channels) {
       if (name.startsWith('presence-')) channel.succeed({ members: {}, me: '9' });

@@ -1,213 +1,37 @@
-// Test doubles for pusherable.js: a minimal DOM, a fake pusher-js, a manual clock
-// and a scripted fetch. load() runs the real static file in a fresh VM context
-// wired to them, so each test starts from an empty page.
+// The Node tests' page: jsdom (a real DOM), and doubles for what the live tests
+// (tests/live/test_core_browser.py: real pusher-js, Django and the Pusher servers, in
+// Chromium) cannot make happen on cue: a fake pusher-js, a manual clock and a scripted
+// fetch. load() runs the real static files in a fresh jsdom window wired to them, in
+// the order {% pusherable_script %} loads them, so each test starts from a new page.
 'use strict';
 
 const fs = require('node:fs');
 const path = require('node:path');
-const vm = require('node:vm');
+const { JSDOM, VirtualConsole } = require('jsdom');
 
 const STATIC_DIR = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable');
-const SOURCE = fs.readFileSync(path.join(STATIC_DIR, 'pusherable.js'), 'utf8');
+// The files {% pusherable_script %} loads before the add-ons, in its order.
+const CORE = ['pusherable.js', 'pusherable-page.js', 'pusherable-presence.js', 'pusherable-guard.js'];
+const SOURCES = new Map();
 
-// --- DOM -------------------------------------------------------------------------
-
-class FakeElement {
-  constructor(document, tagName) {
-    this.ownerDocument = document;
-    this.nodeType = 1;
-    this.tagName = tagName.toUpperCase();
-    this.attributes = new Map();
-    this.children = [];
-    this.parentNode = null;
-    this.textContent = '';
-    this.value = '';
-  }
-
-  getAttribute(name) {
-    return this.attributes.has(name) ? this.attributes.get(name) : null;
-  }
-
-  setAttribute(name, value) {
-    this.attributes.set(name, String(value));
-  }
-
-  hasAttribute(name) {
-    return this.attributes.has(name);
-  }
-
-  get name() {
-    return this.getAttribute('name') || '';
-  }
-
-  set name(value) {
-    this.setAttribute('name', value);
-  }
-
-  get type() {
-    return this.getAttribute('type') || '';
-  }
-
-  set type(value) {
-    this.setAttribute('type', value);
-  }
-
-  appendChild(child) {
-    if (child.parentNode) child.parentNode.removeChild(child);
-    child.parentNode = this;
-    this.children.push(child);
-    this.ownerDocument.mutated(this, [child], []);
-    return child;
-  }
-
-  insertBefore(child, reference) {
-    if (child.parentNode) child.parentNode.removeChild(child);
-    const index = this.children.indexOf(reference);
-    child.parentNode = this;
-    if (index === -1) this.children.push(child);
-    else this.children.splice(index, 0, child);
-    this.ownerDocument.mutated(this, [child], []);
-    return child;
-  }
-
-  get firstChild() {
-    return this.children[0] || null;
-  }
-
-  addEventListener(type, listener) {
-    if (!this.listeners) this.listeners = [];
-    this.listeners.push({ type, listener });
-  }
-
-  click() {
-    for (const { type, listener } of this.listeners || []) {
-      if (type === 'click') listener({ type: 'click', target: this });
-    }
-  }
-
-  // The text of this element and its descendants, as the DOM's textContent reads it.
-  allText() {
-    return [this.textContent, ...this.children.map((child) => child.allText())].join(' ').trim();
-  }
-
-  removeChild(child) {
-    this.children = this.children.filter((node) => node !== child);
-    child.parentNode = null;
-    this.ownerDocument.mutated(this, [], [child]);
-    return child;
-  }
-
-  querySelectorAll(tag) {
-    const wanted = tag.toUpperCase();
-    const found = [];
-    const walk = (node) => {
-      for (const child of node.children) {
-        if (child.tagName === wanted) found.push(child);
-        walk(child);
-      }
-    };
-    walk(this);
-    return found;
-  }
+function source(name) {
+  if (!SOURCES.has(name)) SOURCES.set(name, fs.readFileSync(path.join(STATIC_DIR, name), 'utf8'));
+  return SOURCES.get(name);
 }
 
-class FakeDocument {
-  constructor() {
-    this.readyState = 'complete';
-    this.visibilityState = 'visible';
-    this.baseURI = 'http://testserver/page/';
-    this.listeners = [];
-    this.observers = [];
-    this.dispatched = [];
-    this.documentElement = new FakeElement(this, 'html');
-    this.body = this.documentElement.appendChild(new FakeElement(this, 'body'));
-  }
-
-  createElement(tag) {
-    return new FakeElement(this, tag);
-  }
-
-  getElementById(id) {
-    return this.all().find((el) => el.getAttribute('id') === id) || null;
-  }
-
-  querySelectorAll(tag) {
-    const wanted = tag.toUpperCase();
-    return this.all().filter((el) => el.tagName === wanted);
-  }
-
-  all() {
-    const found = [];
-    const walk = (node) => {
-      for (const child of node.children) {
-        found.push(child);
-        walk(child);
-      }
-    };
-    walk(this.documentElement);
-    return found;
-  }
-
-  addEventListener(type, listener) {
-    this.listeners.push({ type, listener });
-  }
-
-  dispatchEvent(event) {
-    this.dispatched.push(event);
-    for (const { type, listener } of this.listeners) {
-      if (type === event.type) listener(event);
-    }
-    return true;
-  }
-
-  // Mutation records are delivered in a microtask, as browsers do.
-  mutated(target, addedNodes, removedNodes) {
-    for (const observer of this.observers) observer.enqueue({ target, addedNodes, removedNodes });
-  }
-
-  submit(form) {
-    this.dispatchEvent({ type: 'submit', target: form });
-  }
-}
-
-function makeMutationObserver(document) {
-  return class FakeMutationObserver {
-    constructor(callback) {
-      this.callback = callback;
-      this.records = [];
-    }
-
-    observe() {
-      document.observers.push(this);
-    }
-
-    enqueue(record) {
-      this.records.push(record);
-      if (this.records.length === 1) {
-        queueMicrotask(() => {
-          const records = this.records;
-          this.records = [];
-          this.callback(records);
-        });
-      }
-    }
-  };
-}
-
-class FakeCustomEvent {
-  constructor(type, init) {
-    this.type = type;
-    this.detail = init && init.detail;
-  }
-}
-
-// Builds an element: h('form', {method: 'post'}, [children]) or h('script', {...}, 'text').
+// Builds an element: h(document, 'form', {method: 'post'}, [children]) or (..., 'text').
 function h(document, tag, attributes, content) {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes || {})) element.setAttribute(name, value);
   if (typeof content === 'string') element.textContent = content;
   for (const child of Array.isArray(content) ? content : []) element.appendChild(child);
   return element;
+}
+
+// The text of a node, its elements' texts separated by spaces.
+function allText(node) {
+  const parts = Array.from(node.childNodes, (child) => (child.nodeType === 1 ? allText(child) : child.textContent));
+  return parts.join(' ').trim();
 }
 
 // --- clock -----------------------------------------------------------------------
@@ -265,11 +89,10 @@ class FakeMembers {
 }
 
 class FakeChannel {
-  constructor(pusher, name) {
-    this.pusher = pusher;
+  constructor(name) {
     this.name = name;
     this.globalCallbacks = [];
-    this.members = name.startsWith('presence-') ? new FakeMembers() : undefined;
+    this.members = new FakeMembers(); // used on presence channels only
   }
 
   bind_global(callback) {
@@ -280,63 +103,37 @@ class FakeChannel {
     this.globalCallbacks = this.globalCallbacks.filter((fn) => fn !== callback);
   }
 
-  emit(event, data) {
+  // What the server (through pusher-js) does:
+
+  trigger(event, data) {
     for (const callback of this.globalCallbacks.slice()) callback(event, data);
   }
 
-  // What the server (through pusher-js) does:
-
   succeed(presence) {
-    if (!this.members) {
-      this.emit('pusher:subscription_succeeded', {});
+    if (!presence) {
+      this.trigger('pusher:subscription_succeeded', {});
       return;
     }
     this.members.reset();
     for (const [id, info] of Object.entries(presence.members)) this.members.members[id] = info;
     this.members.me = this.members.get(presence.me);
-    this.emit('pusher:subscription_succeeded', this.members);
+    this.trigger('pusher:subscription_succeeded', this.members);
   }
 
   memberAdded(id, info) {
     this.members.members[id] = info || {};
-    this.emit('pusher:member_added', this.members.get(id));
+    this.trigger('pusher:member_added', this.members.get(id));
   }
 
   memberRemoved(id) {
     const member = this.members.get(id);
     if (!member) return;
     delete this.members.members[id];
-    this.emit('pusher:member_removed', member);
-  }
-
-  trigger(event, data) {
-    this.emit(event, data);
+    this.trigger('pusher:member_removed', member);
   }
 
   fail(data) {
-    this.emit('pusher:subscription_error', data);
-  }
-}
-
-class FakeConnection {
-  constructor() {
-    this.state = 'initialized';
-    this.socket_id = undefined;
-    this.callbacks = [];
-  }
-
-  bind(event, callback) {
-    this.callbacks.push({ event, callback });
-  }
-
-  emit(event, data) {
-    for (const binding of this.callbacks) if (binding.event === event) binding.callback(data);
-  }
-
-  setState(current) {
-    const previous = this.state;
-    this.state = current;
-    this.emit('state_change', { previous, current });
+    this.trigger('pusher:subscription_error', data);
   }
 }
 
@@ -346,21 +143,26 @@ function makeFakePusher() {
       FakePusher.instances.push(this);
       this.key = key;
       this.options = options;
-      this.connection = new FakeConnection();
       this.channels = new Map();
       this.subscribeCalls = [];
-      this.unsubscribed = [];
-      this.signedIn = false;
+      const bindings = [];
+      this.connection = {
+        state: 'initialized',
+        socket_id: undefined,
+        bind: (event, callback) => bindings.push({ event, callback }),
+        emit: (event, data) => {
+          for (const binding of bindings) if (binding.event === event) binding.callback(data);
+        },
+      };
     }
 
     subscribe(name) {
       this.subscribeCalls.push(name);
-      if (!this.channels.has(name)) this.channels.set(name, new FakeChannel(this, name));
+      if (!this.channels.has(name)) this.channels.set(name, new FakeChannel(name));
       return this.channels.get(name);
     }
 
     unsubscribe(name) {
-      this.unsubscribed.push(name);
       this.channels.delete(name);
     }
 
@@ -368,25 +170,23 @@ function makeFakePusher() {
       return this.channels.get(name);
     }
 
-    signin() {
-      this.signedIn = true;
-    }
-
-    disconnect() {
-      this.connection.setState('disconnected');
-    }
-
     // Test controls:
+
+    setState(current) {
+      const previous = this.connection.state;
+      this.connection.state = current;
+      this.connection.emit('state_change', { previous, current });
+    }
 
     connect(socketId) {
       this.connection.socket_id = socketId;
-      this.connection.setState('connecting');
-      this.connection.setState('connected');
+      this.setState('connecting');
+      this.setState('connected');
     }
 
     drop() {
-      for (const channel of this.channels.values()) if (channel.members) channel.members.reset();
-      this.connection.setState('connecting');
+      for (const channel of this.channels.values()) channel.members.reset();
+      this.setState('connecting');
     }
 
     // Runs the channel authorizer pusher-js was given, as pusher-js does on subscribe.
@@ -438,47 +238,62 @@ const CONFIG = {
   socketIdHeader: 'X-Socket-ID',
   user: { id: '1', username: 'alice', name: 'Alice' },
   presenceGracePeriod: 3000,
+  // pusherable.protocol_rules.browser_rules(), passed by tests/test_javascript.py; the
+  // same values when the tests run on their own (node --test tests/js/).
+  protocol: process.env.PUSHERABLE_PROTOCOL
+    ? JSON.parse(process.env.PUSHERABLE_PROTOCOL)
+    : {
+        prefixes: { private: 'private-', presence: 'presence-', encrypted: 'private-encrypted-' },
+        protocolEventPrefixes: ['pusher:', 'pusher_internal:'],
+        libraryEventPrefix: 'pusherable:',
+        clientEventPrefix: 'client-',
+      },
 };
 
 function subscriptionElement(document, declaration) {
-  return h(
-    document,
-    'script',
-    { type: 'application/json', 'data-pusherable-subscription': '' },
-    JSON.stringify(declaration)
-  );
+  const attributes = { type: 'application/json', 'data-pusherable-subscription': '' };
+  return h(document, 'script', attributes, JSON.stringify(declaration));
 }
 
-// Copies data across the VM boundary so that deepStrictEqual compares plain values.
+// Copies data across the window boundary so that deepStrictEqual compares plain values.
 const plain = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 
 function load(options = {}) {
-  const document = new FakeDocument();
   const clock = new Clock();
   const FakePusher = makeFakePusher();
   FakePusher.instances = [];
   const notifications = [];
+  const dispatched = [];
   const warnings = [];
   const errors = [];
   const fetchCalls = [];
   const navigations = [];
   const config = options.config === undefined ? CONFIG : options.config;
 
+  const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', {
+    url: 'http://testserver/page/',
+    runScripts: 'outside-only',
+    virtualConsole: new VirtualConsole(),
+  });
+  const window = dom.window;
+  const document = window.document;
+  // Deferred scripts run once the page is parsed ("interactive"); the tab is visible.
+  let readyState = 'interactive';
+  let visibility = 'visible';
+  Object.defineProperty(document, 'readyState', { configurable: true, get: () => readyState });
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => visibility });
+
   if (config !== null) {
-    document.body.appendChild(
-      h(document, 'script', { type: 'application/json', id: 'pusherable-config' }, JSON.stringify(config))
-    );
+    const attributes = { type: 'application/json', id: 'pusherable-config' };
+    document.body.appendChild(h(document, 'script', attributes, JSON.stringify(config)));
   }
   for (const build of options.body || []) {
     document.body.appendChild(typeof build === 'function' ? build(document) : subscriptionElement(document, build));
   }
-  document.observers.length = 0; // only mutations after loading count
+  document.addEventListener('pusherable:notify', (event) => dispatched.push(plain(event.detail)));
 
-  const windowListeners = [];
-  const window = {
-    document,
-    Date: { now: () => clock.now },
-    addEventListener: (type, listener) => windowListeners.push({ type, listener }),
+  window.Date.now = () => clock.now;
+  Object.assign(window, {
     console: {
       warn: (...args) => warnings.push(args.join(' ')),
       error: (...args) => errors.push(args.map(String).join(' ')),
@@ -486,30 +301,22 @@ function load(options = {}) {
     },
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
-    URL,
-    URLSearchParams,
-    CustomEvent: FakeCustomEvent,
-    MutationObserver: makeMutationObserver(document),
     fetch: makeFetch(fetchCalls, options.respond || (() => null)),
-    location: {
-      href: 'http://testserver/page/',
-      origin: 'http://testserver',
-      assign: (url) => navigations.push(url),
-    },
-  };
+  });
   if (!options.noPusher) window.Pusher = FakePusher;
   if (options.notify !== false) {
     window.pusherable_notify = (event, data, meta) => {
       notifications.push({ event, data: plain(data), channel: meta.channel });
     };
   }
-  window.window = window;
-  vm.createContext(window);
-  vm.runInContext(SOURCE, window, { filename: 'pusherable.js' });
-  // Add-ons, in the order {% pusherable_script %} loads them.
-  for (const name of options.addons || []) {
-    vm.runInContext(fs.readFileSync(path.join(STATIC_DIR, name), 'utf8'), window, { filename: name });
+  for (const name of CORE.concat(options.addons || [])) {
+    window.eval(source(name) + '\n//# sourceURL=' + name);
   }
+  const api = window.pusherable;
+  // jsdom does not navigate: the helper every "Reload" button calls records instead.
+  if (api.helpers.reload) api.helpers.reload = () => navigations.push(window.location.href);
+  document.dispatchEvent(new window.Event('DOMContentLoaded'));
+  readyState = 'complete';
 
   return {
     window,
@@ -518,11 +325,12 @@ function load(options = {}) {
     FakePusher,
     pusher: FakePusher.instances[0],
     notifications,
+    dispatched,
     warnings,
     errors,
     fetchCalls,
     navigations,
-    api: window.pusherable,
+    api,
     h: (tag, attributes, content) => h(document, tag, attributes, content),
     subscription: (declaration) => subscriptionElement(document, declaration),
     // Notifications with this event name (all of them without a name).
@@ -531,12 +339,12 @@ function load(options = {}) {
     },
     // A window event: "online", "offline".
     fire(type) {
-      for (const { type: wanted, listener } of windowListeners) if (wanted === type) listener({ type });
+      window.dispatchEvent(new window.Event(type));
     },
     // The tab goes to the background or comes back.
-    setVisibility(visibility) {
-      document.visibilityState = visibility;
-      document.dispatchEvent({ type: 'visibilitychange' });
+    setVisibility(state) {
+      visibility = state;
+      document.dispatchEvent(new window.Event('visibilitychange'));
     },
     // Lets promises and mutation observers run.
     async settle() {
@@ -545,4 +353,4 @@ function load(options = {}) {
   };
 }
 
-module.exports = { CONFIG, load, plain };
+module.exports = { CONFIG, allText, load, plain };

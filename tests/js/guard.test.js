@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { load, plain } = require('./fakes');
+const { allText, load, plain } = require('./fakes');
 
 const CHANNEL = 'private-article_7';
 const LABELS = JSON.stringify({ title: 'Headline', tags: 'Tags', body: 'Body' });
@@ -61,7 +61,7 @@ function updated(extra = {}) {
 }
 
 function notice(page) {
-  return page.form.children.find((child) => child.hasAttribute('data-pusherable-conflict')) || null;
+  return Array.from(page.form.children).find((child) => child.hasAttribute('data-pusherable-conflict')) || null;
 }
 
 test('an update from someone else raises pusherable:conflict with old and new values', () => {
@@ -81,7 +81,7 @@ test('an update from someone else raises pusherable:conflict with old and new va
   assert.equal(conflict.data.version, 'v1');
   assert.equal(conflict.data.current, 'v2');
   assert.equal(conflict.data.deleted, false);
-  const dom = page.document.dispatched.filter((e) => e.detail && e.detail.event === 'pusherable:conflict');
+  const dom = page.dispatched.filter((detail) => detail.event === 'pusherable:conflict');
   assert.equal(dom.length, 1);
 });
 
@@ -92,7 +92,7 @@ test('the notice names who changed what, first in the form', () => {
   assert.ok(box, 'no notice');
   assert.equal(page.form.children[0], box);
   assert.equal(box.getAttribute('role'), 'alert');
-  const text = box.allText();
+  const text = allText(box);
   assert.match(text, /Changed by bob since you opened it\./);
   assert.match(text, /Headline: \u201cOld title\u201d \u2192 \u201cBob title\u201d/);
   assert.match(text, /Tags: \u201c1\u201d \u2192 \u201c1, 2\u201d/);
@@ -101,7 +101,7 @@ test('the notice names who changed what, first in the form', () => {
 test('"Reload" loads the page again with a GET, "Keep editing" hides the notice', () => {
   const page = guardedPage();
   page.pusher.channel(CHANNEL).trigger('updated', updated());
-  const buttons = notice(page).children.filter((child) => child.tagName === 'BUTTON');
+  const buttons = Array.from(notice(page).children).filter((child) => child.tagName === 'BUTTON');
   assert.deepEqual(buttons.map((b) => [b.textContent, b.getAttribute('type')]), [
     ['Reload', 'button'],
     ['Keep editing', 'button'],
@@ -116,12 +116,12 @@ test('"Reload" loads the page again with a GET, "Keep editing" hides the notice'
     'updated',
     updated({ user: 'carol', changed: { body: 'New' }, previous: { body: '' }, version: 'v3', previous_version: 'v2' })
   );
-  const text = notice(page).allText();
+  const text = allText(notice(page));
   assert.match(text, /Changed by bob, carol since you opened it\./);
   assert.match(text, /Body: \(empty\) \u2192 \u201cNew\u201d \(carol\)/);
   assert.equal(page.api.conflicts()[0].changes.length, 2);
 
-  notice(page).children.find((child) => child.textContent === 'Reload').click();
+  Array.from(notice(page).children).find((child) => child.textContent === 'Reload').click();
   assert.deepEqual(page.navigations, ['http://testserver/page/']);
 });
 
@@ -156,7 +156,7 @@ test('a deletion is a conflict too', () => {
   page.pusher.channel(CHANNEL).trigger('deleted', { model: 'testapp.article', pk: 7, user: 'bob', user_id: '2' });
   const [conflict] = page.events('pusherable:conflict');
   assert.equal(conflict.data.deleted, true);
-  assert.match(notice(page).allText(), /Deleted by bob since you opened it\. Saving will not bring it back\./);
+  assert.match(allText(notice(page)), /Deleted by bob since you opened it\. Saving will not bring it back\./);
 });
 
 test('without data-pusherable-guard only the event is emitted', () => {
@@ -178,7 +178,7 @@ test('long and structured values are shortened in the notice', () => {
     'updated',
     updated({ changed: { body: 'x'.repeat(100), meta: { a: 1 } }, previous: { body: null, meta: true } })
   );
-  const text = notice(page).allText();
+  const text = allText(notice(page));
   assert.match(text, new RegExp('Body: \\(empty\\) \u2192 \u201c' + 'x'.repeat(59) + '\u2026\u201d'));
   assert.match(text, /meta: \u201cyes\u201d|meta: yes \u2192 \u201c\{"a":1\}\u201d/);
   assert.deepEqual(plain(page.events('pusherable:conflict')[0].data.fields.meta), { label: 'meta', old: true, new: { a: 1 } });

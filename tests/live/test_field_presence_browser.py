@@ -141,6 +141,21 @@ def test_intent_updates_per_second(login, article):
     every three characters, as fast as Playwright types (about five focus changes a
     second); then a burst of focus changes every 20 ms, faster than anyone tabs."""
     bob = login("bob")
+    # When the page sends each announcement, by the page's clock: the request events
+    # reach this thread late whenever the machine is busy (Django's live server shares
+    # it), which made two sends 250 ms apart look 50 ms apart.
+    bob.add_init_script(
+        """(() => {
+            const fetch = window.fetch;
+            window.fieldSends = [];
+            window.fetch = function (url) {
+              if (String(url).includes('/pusherable/field/')) {
+                window.fieldSends.push(performance.now() / 1000);
+              }
+              return fetch.apply(this, arguments);
+            };
+        })();"""
+    )
     open_form(bob, article)
     sent: list[float] = []
     bob.on("request", lambda request: FIELD_PATH in request.url and sent.append(time.monotonic()))
@@ -166,6 +181,7 @@ def test_intent_updates_per_second(login, article):
     typing = f"{hops} focus changes while typing: {len(sent)} in {elapsed:.1f} s"
 
     sent.clear()
+    bob.evaluate("window.fieldSends = []")
     start = time.monotonic()
     hops = bob.evaluate(
         """async (fields) => {
@@ -189,8 +205,9 @@ def test_intent_updates_per_second(login, article):
     )
     assert hops > 5 * len(sent)  # coalesced to the latest focus: ~200 changes, <20 sent
     assert 2 <= burst_rate <= 4.5
-    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
-    assert min(gaps) >= 0.2  # throttled: 250 ms apart, less the clocks' jitter
+    sent_at = bob.evaluate("window.fieldSends")
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent_at)]
+    assert min(gaps) >= 0.24  # throttled: 250 ms apart, less the timers' jitter
     blur_and_settle(bob)
 
 

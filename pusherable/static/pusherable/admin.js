@@ -1,8 +1,9 @@
 /*
  * pusherable/admin.js: the Django admin side of django-pusherable.
  *
- * Loaded by the templates of pusherable.admin.PusherableAdminMixin, after
- * pusherable.js. It listens to the "pusherable:notify" DOM events and:
+ * Loaded by the templates of pusherable.admin.PusherableAdminMixin, after the files
+ * of {% pusherable_script %}, whose helpers it uses. It listens to the
+ * "pusherable:notify" DOM events and:
  *
  * - on a change form, keeps the presence bar ([data-pusherable-presence]) up to
  *   date: "alice is editing this", "bob is editing Body", from
@@ -12,27 +13,21 @@
  *   the middle of something there (rows selected, list_editable), in which case
  *   it offers to reload instead.
  *
- * The "changed by" notice of the change form is pusherable.js's own collision
- * guard notice. Plain ES2017, no dependency.
+ * The "changed by" notice of the change form is pusherable-guard.js's notice.
+ * Plain ES2017, no build step.
  */
 (function (root) {
   'use strict';
 
   const document = root.document;
+  const pusherable = root.pusherable;
+  if (!pusherable || !pusherable.helpers || typeof pusherable.helpers.make !== 'function') {
+    if (root.console) root.console.warn('pusherable/admin.js: load the files of {% pusherable_script %} first.');
+    return;
+  }
+  const { make, memberName, reload } = pusherable.helpers;
   const REFRESH_DELAY = 300; // ms: one refresh for a burst of events
   const LIST_EVENTS = ['created', 'updated', 'deleted'];
-
-  function make(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function memberName(member) {
-    const info = (member && member.info) || {};
-    return String(info.name || info.username || member.id);
-  }
 
   // --- presence bar ----------------------------------------------------------------
 
@@ -107,7 +102,7 @@
       if (offerReload) {
         const button = make('button', 'pusherable-live-list__reload', 'Reload');
         button.type = 'button';
-        button.addEventListener('click', () => root.location.assign(root.location.href));
+        button.addEventListener('click', reload);
         box.appendChild(button);
       }
       box.hidden = false;

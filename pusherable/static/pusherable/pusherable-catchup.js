@@ -40,6 +40,36 @@
   let hiddenAt = null;
   const stale = new Set(); // object keys to ask about once their channel is back
   const running = new Map(); // object key -> {again}
+  // The version of each object the page holds: declared by {% pusherable_subscribe %}
+  // (or pusherable.subscribe's spec), then moved on by every "updated" event, so that
+  // a catch-up asks for what came after it. Object key -> {version, scope, deleted, seen}.
+  const objects = new Map();
+
+  function keyOf(name) {
+    const channel = host && host.channel(name);
+    return channel ? channel.key : null;
+  }
+
+  // A copy of what the page holds of the channel's object, or null.
+  function held(name) {
+    const object = objects.get(keyOf(name));
+    return object ? { version: object.version, scope: object.scope, deleted: object.deleted, seen: new Set(object.seen) } : null;
+  }
+
+  function setVersion(name, version) {
+    const object = objects.get(keyOf(name));
+    if (object && typeof version === 'string' && version) object.version = version;
+  }
+
+  function noteVersion(name, event, data) {
+    const object = objects.get(keyOf(name));
+    if (!object || !data || typeof data !== 'object') return;
+    if (event === 'deleted') object.deleted = true;
+    if (event === 'updated' && typeof data.version === 'string' && data.version) {
+      object.version = data.version;
+      object.seen.add(data.version);
+    }
+  }
 
   function disabled() {
     for (const node of [document && document.documentElement, document && document.body]) {
@@ -62,8 +92,8 @@
   function heldObjects() {
     const keys = [];
     for (const channel of host.channels()) {
-      const held = host.object(channel.name);
-      if (held && held.version && !held.deleted && keys.indexOf(channel.key) === -1) keys.push(channel.key);
+      const object = objects.get(channel.key);
+      if (object && object.version && !object.deleted && keys.indexOf(channel.key) === -1) keys.push(channel.key);
     }
     return keys;
   }
@@ -104,9 +134,9 @@
       });
       return;
     }
-    const held = host.object(name) || { version: since, seen: new Set() };
+    const holding = held(name) || { version: since, seen: new Set() };
     if (answer.changes === null) {
-      if (held.version === answer.version) return; // live events already brought it
+      if (holding.version === answer.version) return; // live events already brought it
       host.emit(name, 'pusherable:missed', {
         channel: name,
         model: answer.model,
@@ -126,20 +156,20 @@
         user: null,
         user_id: null,
       });
-      host.setVersion(name, answer.version);
+      setVersion(name, answer.version);
       return;
     }
     const changes = answer.changes || [];
     for (let index = 0; index < changes.length; index += 1) {
       const change = changes[index];
-      if (held.seen.has(change.version)) continue; // it arrived live meanwhile
-      const later = changes.slice(index + 1).filter((item) => held.seen.has(item.version));
+      if (holding.seen.has(change.version)) continue; // it arrived live meanwhile
+      const later = changes.slice(index + 1).filter((item) => holding.seen.has(item.version));
       const data = withoutLaterFields(change, later);
       data.object = answer.object;
       data.catch_up = true;
       host.dispatch(name, 'updated', data);
     }
-    host.setVersion(name, answer.version);
+    setVersion(name, answer.version);
   }
 
   async function catchUp(key) {
@@ -150,21 +180,15 @@
     }
     const url = host.config && host.config.endpoints && host.config.endpoints.changes;
     const channel = channelFor(key);
-    const held = channel && host.object(channel.name);
-    if (!url || !channel || !held || !held.version || held.deleted) return;
+    const holding = channel && held(channel.name);
+    if (!url || !channel || !holding || !holding.version || holding.deleted) return;
     const run = { again: false };
     running.set(key, run);
     try {
-      const answer = await host.getJSON(url, { channel: channel.name, since: held.version, scope: held.scope });
-      deliverAnswer(channel, held.version, answer);
+      const answer = await host.getJSON(url, { channel: channel.name, since: holding.version, scope: holding.scope });
+      deliverAnswer(channel, holding.version, answer);
     } catch (error) {
-      host.emit(channel.name, 'pusherable:error', {
-        channel: channel.name,
-        reason: host.reasonFor(error.status),
-        status: error.status || null,
-        message: error.message,
-        source: 'catch_up',
-      });
+      host.emit(channel.name, 'pusherable:error', pusherable.helpers.errorData(channel.name, 'catch_up', error));
     } finally {
       running.delete(key);
     }
@@ -199,6 +223,13 @@
       }
       if (typeof root.addEventListener === 'function') root.addEventListener('online', onOnline);
     },
+    declare(name, declaration) {
+      const key = keyOf(name);
+      const version = declaration.version;
+      if (key === null || typeof version !== 'string' || !version || objects.has(key)) return;
+      objects.set(key, { version: version, scope: declaration.scope || null, deleted: false, seen: new Set() });
+    },
+    event: noteVersion,
     state(change) {
       if (change.current === 'connected') {
         everConnected = true;

@@ -33,6 +33,7 @@
     return;
   }
 
+  const { parseJSON, formOf, memberName } = pusherable.helpers;
   const INPUT_SELECTOR = 'input[data-pusherable-fields][data-pusherable-field-channel]';
   const EVENT = 'pusherable:field';
   // At most 4 announcements a second from one page and object.
@@ -45,18 +46,6 @@
   const outgoing = new Map(); // channel -> what this page announces there
   const editing = new Map(); // channel -> Map(member id -> field name)
 
-  function parseJSON(text, fallback) {
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      return fallback;
-    }
-  }
-
-  function formOf(element) {
-    if (element && element.form) return element.form;
-    return element && typeof element.closest === 'function' ? element.closest('form') : null;
-  }
 
   // --- the forms -----------------------------------------------------------------------
 
@@ -143,13 +132,7 @@
         // Refused (not an editor, a form the server does not know): stop asking.
         if (error.status === 400 || error.status === 403 || error.status === 404) out.off = true;
         out.sent = undefined; // not said: the next focus change tries again
-        host.emit(out.channel, 'pusherable:error', {
-          channel: out.channel,
-          reason: host.reasonFor(error.status),
-          status: error.status || null,
-          message: error.message,
-          source: 'field',
-        });
+        host.emit(out.channel, 'pusherable:error', pusherable.helpers.errorData(out.channel, 'field', error));
       })
       .then(() => {
         out.busy = false;
@@ -191,13 +174,8 @@
   // --- showing the others' fields ------------------------------------------------------
 
   function memberOf(channel, id) {
-    for (const member of host.members(channel)) if (member.id === id) return member;
+    for (const member of pusherable.members(channel)) if (member.id === id) return member;
     return { id: id, info: {} };
-  }
-
-  function nameOf(member) {
-    const info = member.info || {};
-    return String(info.name || info.username || 'Someone');
   }
 
   function render(channel) {
@@ -211,7 +189,7 @@
       const byField = new Map();
       for (const [id, field] of fields) {
         if (!byField.has(field)) byField.set(field, []);
-        byField.get(field).push(nameOf(memberOf(channel, id)));
+        byField.get(field).push(memberName(memberOf(channel, id), 'Someone'));
       }
       for (const [field, names] of byField) {
         const controls = controlsOf(form, entry, field);
@@ -259,7 +237,7 @@
   }
 
   function isMe(channel, id) {
-    const me = host.me(channel);
+    const me = pusherable.me(channel);
     const user = host.config && host.config.user;
     return (me && me.id === id) || (user && String(user.id) === id);
   }

@@ -32,13 +32,17 @@
   'use strict';
 
   const document = root.document;
-  const console = root.console;
+  const pusherable = root.pusherable;
+  if (!pusherable || typeof pusherable.use !== 'function') {
+    if (root.console) root.console.warn('pusherable-forms.js: load pusherable.js first.');
+    return;
+  }
+  const { parseJSON, make, formOf, describeValue, versionOf } = pusherable.helpers;
   const VERSION_SELECTOR = 'input[data-pusherable-version][data-pusherable-model][data-pusherable-pk]';
   const MERGE_ATTRIBUTE = 'data-pusherable-merge';
   const STATE_ATTRIBUTE = 'data-pusherable-state';
   const NOTE_CLASS = 'pusherable-field-note';
   const HIGHLIGHT_MS = 4000;
-  const MAX_SHOWN = 60;
 
   const forms = new Map(); // form -> {input, prefix, labels, baselines: Map, notes: Map}
   let host = null;
@@ -224,30 +228,6 @@
 
   // --- the page ---------------------------------------------------------------------
 
-  function parseJSON(text, fallback) {
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      return fallback;
-    }
-  }
-
-  function make(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function quote(value) {
-    if (value === '' || value === null || value === undefined) return '(empty)';
-    if (typeof value === 'boolean') return value ? 'yes' : 'no';
-    let text = Array.isArray(value) ? value.join(', ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
-    if (!text) return '(none)';
-    if (text.length > MAX_SHOWN) text = text.slice(0, MAX_SHOWN - 1) + '\u2026';
-    return '\u201c' + text + '\u201d';
-  }
-
   function merging(form) {
     let node = form;
     while (node && node.getAttribute) {
@@ -255,12 +235,6 @@
       node = node.parentNode;
     }
     return true;
-  }
-
-  function formOf(input) {
-    let node = input.parentNode;
-    while (node && String(node.tagName || '').toUpperCase() !== 'FORM') node = node.parentNode;
-    return node || null;
   }
 
   // Where a field's note goes: after the control, or after the block holding a group.
@@ -357,7 +331,7 @@
       const kind = kindOf(controls);
       if (!controls.length) continue;
       const who = conflict.user || 'Someone';
-      const text = who + ' saved ' + quote(conflict.theirs) + '.';
+      const text = who + ' saved ' + describeValue(conflict.theirs) + '.';
       const data = conflict.data;
       let theirs;
       if (kind === 'multi' || kind === 'checkboxes') theirs = Array.isArray(data) ? data.map(String).sort() : undefined;
@@ -432,7 +406,7 @@
       }
       if (untouched) continue; // the fill-in is off: the guard notice tells
       result.conflicts.push(field);
-      showNote(form, entry, name, controls, 'conflict', who + ' changed this to ' + quote(values[field]) + '.', {
+      showNote(form, entry, name, controls, 'conflict', who + ' changed this to ' + describeValue(values[field]) + '.', {
         useTheirs: theirs,
       });
     }
@@ -455,7 +429,7 @@
       const input = entry.input;
       if (input.getAttribute('data-pusherable-model') !== String(data.model)) continue;
       if (String(parseJSON(input.getAttribute('data-pusherable-pk'), null)) !== String(data.pk)) continue;
-      if (event === 'updated' && host && host.versionOf(input) === data.version) continue; // this form's own
+      if (event === 'updated' && versionOf(input) === data.version) continue; // this form's own
       const result = mergeInto(form, entry, data, values, previous, event === 'pusherable:missed');
       if (!result.fields.length && !result.conflicts.length && !result.skipped.length) continue;
       host.emit(channel, 'pusherable:merged', {
@@ -490,11 +464,7 @@
     scanForms(document);
   }
 
-  if (root.pusherable && typeof root.pusherable.use === 'function') {
-    root.pusherable.use(plugin);
-  } else if (console) {
-    console.warn('pusherable-forms.js: load pusherable.js first; only the marks of a refused save work.');
-  }
+  pusherable.use(plugin);
   if (document && document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
   else if (document) boot();
 })(typeof window !== 'undefined' ? window : this);

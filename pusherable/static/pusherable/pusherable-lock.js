@@ -35,6 +35,7 @@
     return;
   }
 
+  const { parseJSON, make, reload } = pusherable.helpers;
   const SELECTOR = '[data-pusherable-lock][data-pusherable-lock-state]';
   const REASONS = {
     handover: 'you handed it over',
@@ -47,20 +48,6 @@
   let host = null;
   const banners = new Map(); // channel -> {element, state, timer, note}
 
-  function parseJSON(text, fallback) {
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      return fallback;
-    }
-  }
-
-  function make(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
 
   function button(label, action, onClick) {
     const node = make('button', 'pusherable-lock__button', label);
@@ -68,10 +55,6 @@
     node.setAttribute('data-pusherable-lock-action', action);
     node.addEventListener('click', onClick);
     return node;
-  }
-
-  function reload() {
-    if (root.location && typeof root.location.assign === 'function') root.location.assign(root.location.href);
   }
 
   // The guarded form of the banner's object.
@@ -174,13 +157,7 @@
       (error) => {
         entry.note = error.message;
         render(entry);
-        host.emit(entry.state.channel, 'pusherable:error', {
-          channel: entry.state.channel,
-          reason: host.reasonFor(error.status),
-          status: error.status || null,
-          message: error.message,
-          source: 'lock',
-        });
+        host.emit(entry.state.channel, 'pusherable:error', pusherable.helpers.errorData(entry.state.channel, 'lock', error));
       }
     );
   }
