@@ -42,7 +42,6 @@ from typing import Any, TypeVar
 from django.contrib.auth import get_permission_codename
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
@@ -51,6 +50,7 @@ from . import api
 from .channels import ParsedChannel, channel_for_model, encode_pk, parse_channel
 from .conf import settings
 from .delivery import clean_socket_id
+from .encoding import encode_json
 from .exceptions import (
     AuthorizationDenied,
     BadAuthorizationRequest,
@@ -347,7 +347,8 @@ def ask_policy(
 
 
 def _json_size(value: Any) -> int:
-    return len(json.dumps(value).encode())
+    # As the pusher library writes channel_data: json.dumps()'s defaults.
+    return len(encode_json(value, ensure_ascii=True, compact=False).encode())
 
 
 def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = None) -> dict:
@@ -362,7 +363,7 @@ def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = Non
             f"PUSHERABLE_USER_INFO must return a dict, not {type(info).__name__}."
         )
     limit = settings.PUSHERABLE_MAX_USER_INFO_SIZE if limit is None else limit
-    info = json.loads(json.dumps(info, cls=DjangoJSONEncoder))
+    info = json.loads(encode_json(info))
     size = _json_size({"user_id": user_id, "user_info": info})
     if size <= limit:
         return info

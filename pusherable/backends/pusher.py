@@ -39,9 +39,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pusher
-from django.core.serializers.json import DjangoJSONEncoder
 
 from ..conf import DELIVERY_MODES, settings
+from ..encoding import encode_json
 from ..events import Event
 from ..exceptions import (
     ConfigurationError,
@@ -274,7 +274,7 @@ class Backend(SenderThreads, BaseBackend):
             data = event.encoded_data
             if data is None:
                 try:
-                    data = _encode(event.data)
+                    data = encode_json(event.data)
                 except (TypeError, ValueError) as exc:
                     refused.append((event, f"data is not JSON-serializable: {exc}"))
                     continue
@@ -461,7 +461,3 @@ class Backend(SenderThreads, BaseBackend):
         """
         self._init_state()
         self.stats = DeliveryStats()
-
-
-def _encode(data: Any) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
