@@ -86,10 +86,12 @@ class Backend(SenderThreads, BaseBackend):
     :param retry_backoff: ``(first, longest)`` wait in seconds (:data:`PUSHERABLE_RETRY_BACKOFF`).
     :param retry_deadline: seconds an item is retried (:data:`PUSHERABLE_RETRY_DEADLINE`).
     :param shutdown_timeout: seconds to flush at exit (:data:`PUSHERABLE_SHUTDOWN_TIMEOUT`).
-    :param linger: under load (the previous batch went out less than ``linger``
-        seconds ago, and more events are waiting or the previous batch was full),
-        seconds to wait for a batch to fill before sending it. A lone event, after
-        a quiet period or in a trickle, goes out at once (see :meth:`should_linger`).
+    :param linger: ``0`` (the default): a sender sends what is queued at once,
+        up to a full batch, and what arrives while that request is in flight makes
+        its next batch, so that no event waits for company. Above ``0``, seconds a
+        sender waits for a batch to fill, only under load (the previous batch went
+        out less than ``linger`` seconds ago, and more events are waiting or the
+        previous batch was full; see :meth:`should_linger`).
     :param senders: sender threads, hence requests in flight at once. Each
         channel always goes through the same sender, so its events keep their order.
     :param proxy: ``None`` (the default) to use the proxy that the ``HTTPS_PROXY``
@@ -111,7 +113,7 @@ class Backend(SenderThreads, BaseBackend):
         retry_backoff: tuple[float, float] | None = None,
         retry_deadline: float | None = None,
         shutdown_timeout: float | None = None,
-        linger: float = 0.002,
+        linger: float = 0.0,
         senders: int = 4,
         proxy: str | bool | None = None,
         ca_certs: str | None = None,
