@@ -408,3 +408,32 @@ def test_a_transient_error_in_a_200_body_is_retried(api, make_backend, failures)
     assert backend.stats.as_dict() == {"sent": 1, "retried": 2, "dropped": 0, "failed": 0}
     assert api.names() == ["e"]
     assert failures == []
+
+
+def test_a_page_view_leaves_the_encoding_to_the_sender_thread(
+    api, make_backend, client, article, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The mixin defers its event's size guard (send_event(defer_guard=True)): in
+    # background mode the request hands the event over unencoded, and the sender
+    # thread encodes it once.
+    guarded_in = []
+    limit_payload = delivery.limit_payload
+
+    def recording_limit_payload(*args, **kwargs):
+        guarded_in.append(threading.current_thread().name)
+        return limit_payload(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "limit_payload", recording_limit_payload)
+    backend = make_backend()
+    previous = delivery.set_backend(backend)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.get(f"/articles/{article.pk}/").status_code == 200
+        assert backend.flush(10)
+    finally:
+        delivery.set_backend(previous)
+    assert len(guarded_in) == 1
+    assert guarded_in[0].startswith("pusherable-delivery-")
+    (sent,) = api.events
+    assert sent["name"] == "view"
+    assert sent["data"]["pk"] == article.pk

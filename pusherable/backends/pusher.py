@@ -272,14 +272,16 @@ class Backend(SenderThreads, BaseBackend):
                     refused.append((event, reason))
                     continue
             # Events that came through pusherable.delivery carry the JSON the size
-            # guard made; only those handed to send_events() directly need encoding.
-            data = event.encoded_data
-            if data is None:
-                try:
+            # guard made (or make it now, when their guard was deferred to the first
+            # read: in this sender thread); only those handed to send_events()
+            # directly need encoding. A PayloadError is a ValueError.
+            try:
+                data = event.encoded_data
+                if data is None:
                     data = encode_json(event.data)
-                except (TypeError, ValueError) as exc:
-                    refused.append((event, f"data is not JSON-serializable: {exc}"))
-                    continue
+            except (TypeError, ValueError) as exc:
+                refused.append((event, f"data is not JSON-serializable: {exc}"))
+                continue
             if sys.getsizeof(data) > SINGLE_TRIGGER_SIZE_LIMIT:
                 self._fail_event(event, f"data of {len(data)} characters", "too-large")
                 continue
