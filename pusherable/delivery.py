@@ -28,7 +28,7 @@ from .backends.base import BaseBackend
 from .channels import channel_for, channel_for_model
 from .conf import settings, settings_reloaded
 from .events import Event
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, PayloadError
 from .payload import build_payload, limit_payload
 
 __all__ = [
@@ -251,21 +251,28 @@ class _GuardedOnRead(Event):
     read (:func:`send_event` with ``defer_guard``), then never again.
 
     Any backend that looks at the data gets it within the limit, with its JSON; the
-    ``pusher`` backend first looks in a sender thread. A copy (the locmem outbox
-    keeps deep copies) is a plain :class:`~pusherable.events.Event`, guarded.
+    ``pusher`` backend first looks in a sender thread. When the data is not JSON,
+    ``encoded_data`` raises the :exc:`~pusherable.exceptions.PayloadError` and
+    ``data`` is what was handed over. A copy (the locmem outbox keeps deep copies)
+    is a plain :class:`~pusherable.events.Event`, guarded.
     """
 
     #: The PUSHERABLE_MAX_PAYLOAD_SIZE in force when the event was handed over.
     _limit: int = 0
 
-    def _guarded(self) -> tuple[dict[str, Any], str | None]:
-        state: tuple[dict[str, Any], str | None] | None = self.__dict__.get("_state")
+    def _guarded(self) -> tuple[dict[str, Any], str | None, PayloadError | None]:
+        state = self.__dict__.get("_state")
         if state is None:
+            raw = self.__dict__["_raw"]
+            try:
+                data, encoded = limit_payload(raw, event=self.name, limit=self._limit)
+            except PayloadError as exc:
+                state = (raw, None, exc)
+            else:
+                state = (data, encoded, None)
             # Two threads reading at once both work it out, alike; one assignment
-            # keeps the pair consistent.
-            state = self.__dict__["_state"] = limit_payload(
-                self.__dict__["_raw"], event=self.name, limit=self._limit
-            )
+            # keeps the state consistent.
+            self.__dict__["_state"] = state
         return state
 
     @property
@@ -279,12 +286,15 @@ class _GuardedOnRead(Event):
 
     @property
     def encoded_data(self) -> str | None:
-        return self._guarded()[1]
+        _, encoded, error = self._guarded()
+        if error is not None:
+            raise error
+        return encoded
 
     @encoded_data.setter
     def encoded_data(self, value: str | None) -> None:
         if value is not None:  # already encoded (and so within the limit): as is
-            self.__dict__["_state"] = (self.__dict__["_raw"], value)
+            self.__dict__["_state"] = (self.__dict__["_raw"], value, None)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Event):
@@ -299,11 +309,11 @@ class _GuardedOnRead(Event):
     __hash__ = None  # type: ignore[assignment]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Event:
-        data, encoded = self._guarded()
+        encoded = self.encoded_data  # raises PayloadError for data that is not JSON
         return Event(
             copy.deepcopy(self.channels, memo),
             self.name,
-            copy.deepcopy(data, memo),
+            copy.deepcopy(self.data, memo),
             self.socket_id,
             encoded,
         )

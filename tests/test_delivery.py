@@ -10,6 +10,7 @@ from pusherable.backends.base import BaseBackend
 from pusherable.backends.locmem import Backend as LocmemBackend
 from pusherable.encoding import encode_json
 from pusherable.events import Event
+from pusherable.exceptions import PayloadError
 from pusherable.testing import assert_not_triggered, assert_triggered
 
 
@@ -225,3 +226,15 @@ def test_a_deferred_guard_reports_data_that_is_not_json(make_backend, api, failu
     ((events, error),) = failures
     assert [event.name for event in events] == ["bad"]
     assert "not JSON-serializable" in str(error)
+    # A receiver can still look at what was handed over.
+    assert list(events[0].data) == ["x"]
+    with pytest.raises(PayloadError):
+        events[0].encoded_data
+
+
+def test_a_deferred_guard_fails_in_the_locmem_backend_as_a_delivery_failure(failures):
+    delivery.send_event(Event(["c"], "bad", {"x": object()}), on_commit=False, defer_guard=True)
+    assert testing.outbox == []
+    ((events, error),) = failures
+    assert [event.name for event in events] == ["bad"]
+    assert isinstance(error, PayloadError)
