@@ -372,8 +372,9 @@ class PusherableAdminMixin(_AdminBase):
             data = self.get_pusher_payload(request, obj, event, changed)
             if extra:
                 data.update(extra)
-            # The size guard runs when the event is sent (send_event), where its
-            # JSON is kept for the backend rather than encoded a second time.
+            # The size guard runs when the event is sent (send_event, deferred to
+            # where its data is first read), where its JSON is kept for the backend
+            # rather than encoded a second time.
             return Event(
                 self.get_pusher_channels(obj, event),
                 event,
@@ -391,7 +392,7 @@ class PusherableAdminMixin(_AdminBase):
             if event is None:
                 continue
             try:
-                send_event(event, using=using)
+                send_event(event, using=using, defer_guard=True)
             except Exception:
                 logger.exception("pusherable: could not send %r in %s", event.name, type(self))
 

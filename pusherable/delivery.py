@@ -12,6 +12,7 @@ and reported through :data:`pusherable.signals.delivery_failed`.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Collection, Iterable, Sequence
@@ -26,7 +27,7 @@ from .backends.base import BaseBackend
 from .channels import channel_for, channel_for_model
 from .conf import settings, settings_reloaded
 from .events import Event
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, PayloadError
 from .payload import build_payload, limit_payload
 from .protocol_rules import is_valid_socket_id
 
@@ -193,7 +194,9 @@ def trigger(
     return _send_limited(item, on_commit=on_commit, using=using)
 
 
-def send_event(item: Event, *, on_commit: bool = True, using: str | None = None) -> Event:
+def send_event(
+    item: Event, *, on_commit: bool = True, using: str | None = None, defer_guard: bool = False
+) -> Event:
     """Deliver one :class:`~pusherable.events.Event` through the size guard; return what is sent.
 
     :func:`trigger` builds the event from its arguments; the mixins hand over the
@@ -203,9 +206,25 @@ def send_event(item: Event, *, on_commit: bool = True, using: str | None = None)
     the event keeps that JSON (:attr:`~pusherable.events.Event.encoded_data`), which
     the pusher backend sends as is. Data that is not JSON raises
     :exc:`~pusherable.exceptions.PayloadError` here.
+
+    With ``defer_guard``, the size guard runs where the event's ``data`` or
+    ``encoded_data`` is first read instead: every backend still gets the event
+    within :data:`PUSHERABLE_MAX_PAYLOAD_SIZE` (the limit in force now), but the
+    ``pusher`` backend in background mode reads it in its sender thread, so the
+    request does not encode it. Data that is not JSON then fails there, reported
+    through :data:`~pusherable.signals.delivery_failed`, and the data must not be
+    changed after the call. The mixins and the admin mixin defer it: their
+    payloads are built for the event alone, JSON-safe.
     """
     if item.socket_id is not None and clean_socket_id(item.socket_id) is None:
         item = replace(item, socket_id=None)
+    if defer_guard:
+        deferred = _GuardedOnRead(item.channels, item.name, item.data, item.socket_id)
+        deferred._limit = settings.PUSHERABLE_MAX_PAYLOAD_SIZE or 0
+        if item.encoded_data is not None:
+            deferred.encoded_data = item.encoded_data
+        send([deferred], on_commit=on_commit, using=using)
+        return deferred
     return _send_limited(item, on_commit=on_commit, using=using)
 
 
@@ -221,6 +240,79 @@ def _send_limited(item: Event, *, on_commit: bool, using: str | None) -> Event:
         item.encoded_data = encoded
     send([item], on_commit=on_commit, using=using)
     return item
+
+
+class _GuardedOnRead(Event):
+    """An event whose size guard runs when its ``data`` or ``encoded_data`` is first
+    read (:func:`send_event` with ``defer_guard``), then never again.
+
+    Any backend that looks at the data gets it within the limit, with its JSON; the
+    ``pusher`` backend first looks in a sender thread. When the data is not JSON,
+    ``encoded_data`` raises the :exc:`~pusherable.exceptions.PayloadError` and
+    ``data`` is what was handed over. A copy (the locmem outbox keeps deep copies)
+    is a plain :class:`~pusherable.events.Event`, guarded.
+    """
+
+    #: The PUSHERABLE_MAX_PAYLOAD_SIZE in force when the event was handed over.
+    _limit: int = 0
+
+    def _guarded(self) -> tuple[dict[str, Any], str | None, PayloadError | None]:
+        state = self.__dict__.get("_state")
+        if state is None:
+            raw = self.__dict__["_raw"]
+            try:
+                data, encoded = limit_payload(raw, event=self.name, limit=self._limit)
+            except PayloadError as exc:
+                state = (raw, None, exc)
+            else:
+                state = (data, encoded, None)
+            # Two threads reading at once both work it out, alike; one assignment
+            # keeps the state consistent.
+            self.__dict__["_state"] = state
+        return state
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self._guarded()[0]
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self.__dict__["_raw"] = value
+        self.__dict__.pop("_state", None)
+
+    @property
+    def encoded_data(self) -> str | None:
+        _, encoded, error = self._guarded()
+        if error is not None:
+            raise error
+        return encoded
+
+    @encoded_data.setter
+    def encoded_data(self, value: str | None) -> None:
+        if value is not None:  # already encoded (and so within the limit): as is
+            self.__dict__["_state"] = (self.__dict__["_raw"], value, None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.channels, self.name, self.data, self.socket_id) == (
+            other.channels,
+            other.name,
+            other.data,
+            other.socket_id,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Event:
+        encoded = self.encoded_data  # raises PayloadError for data that is not JSON
+        return Event(
+            copy.deepcopy(self.channels, memo),
+            self.name,
+            copy.deepcopy(self.data, memo),
+            self.socket_id,
+            encoded,
+        )
 
 
 def trigger_for(

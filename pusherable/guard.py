@@ -26,7 +26,6 @@ view can too (see :doc:`/howto/collision-guard`).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from django.db import models, router, transaction
 from django.utils.text import capfirst
 
 from .conf import settings
+from .encoding import encode_json
 from .fields import field_attributes
 from .history import changes_since
 from .merge import (
@@ -116,8 +116,8 @@ def install_version_field(
     attrs = {
         "data-pusherable-version": shown_version,
         "data-pusherable-model": instance._meta.label_lower,
-        "data-pusherable-pk": json.dumps(json_safe(instance.pk)),
-        "data-pusherable-labels": json.dumps(dict(labels), separators=(",", ":")),
+        "data-pusherable-pk": encode_json(json_safe(instance.pk), ensure_ascii=True),
+        "data-pusherable-labels": encode_json(dict(labels), ensure_ascii=True),
     }
     # The form's own field names, signed, for "who is editing which field".
     attrs.update(field_attributes(form, instance))
@@ -205,7 +205,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, list):
         text = ", ".join(str(item) for item in value)
     elif isinstance(value, dict):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        text = encode_json(value, sort_keys=True, compact=False)
     else:
         text = str(value)
     if len(text) > MAX_QUOTED_LENGTH:
@@ -404,7 +404,7 @@ def refuse_conflicts(
         form.add_error(name, _sentence(what))
     widget = form.fields[version_field_name(form)].widget
     widget.attrs["data-pusherable-version"] = version
-    widget.attrs["data-pusherable-conflicts"] = json.dumps(conflicts, separators=(",", ":"))
+    widget.attrs["data-pusherable-conflicts"] = encode_json(conflicts, ensure_ascii=True)
     message = conflict_summary(result, model, labels=labels, who=who)
     form.add_error(None, message)
     return message

@@ -11,13 +11,13 @@ import json
 import logging
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from .channels import ParsedChannel, encode_pk
 from .conf import settings
+from .encoding import encode_json
 from .exceptions import BadAuthorizationRequest, ConfigurationError
 from .users import display_name
 
@@ -57,7 +57,8 @@ def member_id(user: Any) -> str:
 
 
 def _json_size(value: Any) -> int:
-    return len(json.dumps(value).encode())
+    # As the pusher library writes channel_data: json.dumps()'s defaults.
+    return len(encode_json(value, ensure_ascii=True, compact=False).encode())
 
 
 def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = None) -> dict:
@@ -72,7 +73,7 @@ def fit_user_info(user_id: str, info: dict[str, Any], *, limit: int | None = Non
             f"PUSHERABLE_USER_INFO must return a dict, not {type(info).__name__}."
         )
     limit = settings.PUSHERABLE_MAX_USER_INFO_SIZE if limit is None else limit
-    info = json.loads(json.dumps(info, cls=DjangoJSONEncoder))
+    info = json.loads(encode_json(info))
     size = _json_size({"user_id": user_id, "user_info": info})
     if size <= limit:
         return info

@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
-import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,8 +39,9 @@ from django import forms
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist
 from django.core.files import File
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+from .encoding import encode_json
 
 __all__ = [
     "FieldConflict",
@@ -159,7 +159,7 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, datetime.timedelta):
         return str(value.total_seconds())
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False)
+        return encode_json(value, sort_keys=True, compact=False)
     if isinstance(value, File):  # a stored file (FieldFile) or an upload: by its name
         return str(value.name or "")
     return str(value)
@@ -181,7 +181,7 @@ def comparable(form_field: forms.Field | None, value: Any) -> Any:
     if isinstance(form_field, forms.ModelChoiceField):
         return str(_scalar(form_field.prepare_value(value)))
     if isinstance(form_field, forms.JSONField):
-        return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True, ensure_ascii=False)
+        return encode_json(value, sort_keys=True, compact=False)
     if isinstance(form_field, forms.BooleanField) and not isinstance(
         form_field, forms.NullBooleanField
     ):
@@ -197,7 +197,7 @@ def comparable(form_field: forms.Field | None, value: Any) -> Any:
 
 def fingerprint(form_field: forms.Field | None, value: Any) -> str:
     """A short digest of :func:`comparable`, kept in the form instead of the value."""
-    text = json.dumps(comparable(form_field, value), sort_keys=True, ensure_ascii=False)
+    text = encode_json(comparable(form_field, value), sort_keys=True, compact=False)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

@@ -30,13 +30,11 @@ The configuration object (:func:`browser_config`) has these keys:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.apps import apps
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -46,6 +44,7 @@ from django.urls import NoReverseMatch, reverse
 from .channels import PREFIXES, channel_for, channel_for_model, model_channel_type
 from .conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, settings
 from .delivery import SOCKET_ID_HEADER
+from .encoding import encode_json
 from .exceptions import ConfigurationError
 from .exposure import is_exposed
 from .protocol_rules import (
@@ -109,8 +108,8 @@ def to_script_json(value: Any) -> str:
     or ``&`` left in it, so no value can close the element or start markup.
     """
     try:
-        text = json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
-    except TypeError as exc:
+        text = encode_json(value, ensure_ascii=True)
+    except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"Cannot send this value to the browser as JSON: {exc}") from exc
     return text.translate(_SCRIPT_JSON_ESCAPES)
 

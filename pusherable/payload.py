@@ -6,13 +6,14 @@ without a ``json.dumps``/``json.loads`` round trip:
 
 - a foreign key becomes the related object's key (``author_id``'s value);
 - a many-to-many field becomes the list of related primary keys (from the
-  prefetch cache when there is one, else one ``values_list`` query; ``[]`` for
-  an unsaved object);
+  prefetch cache when there is one, else one query: of the join table alone
+  when that gives the same keys, else ``values_list("pk")``; ``[]`` for an
+  unsaved object);
 - a file or image becomes its URL when the storage can give one, else its name,
   and ``None`` when empty;
 - ``Decimal``, ``UUID``, dates, times, durations and lazy strings follow
-  :class:`~django.core.serializers.json.DjangoJSONEncoder`; JSON field values
-  are walked recursively; ``NaN`` and infinities become ``None`` (as in
+  :class:`~pusherable.encoding.JSONEncoder` (Django's ``DjangoJSONEncoder``);
+  JSON field values are walked recursively; ``NaN`` and infinities become ``None`` (as in
   JavaScript's ``JSON.stringify``); bytes become base64.
 
 Sensitive fields (:data:`PUSHERABLE_SENSITIVE_FIELDS` and names matching
@@ -27,20 +28,19 @@ from __future__ import annotations
 import base64
 import decimal
 import functools
-import json
 import logging
 import math
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from itertools import chain
 from typing import Any, NamedTuple, cast
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import connections, models, router
 from django.db.models.fields.files import FieldFile
 
 from .conf import settings
+from .encoding import JSONEncoder, encode_json
 from .exceptions import ConfigurationError, PayloadError
 from .users import display_name
 
@@ -65,10 +65,10 @@ logger = logging.getLogger("pusherable")
 #: The keys an oversized event keeps, besides ``"truncated": true``.
 TRUNCATED_KEYS = ("event", "model", "pk", "user", "user_id", "user_name")
 
-# DjangoJSONEncoder.default() is stateless: one instance serves every call.
-_ENCODER = DjangoJSONEncoder()
+# JSONEncoder.default() is stateless: one instance serves every call.
+_ENCODER = JSONEncoder()
 _PLAIN_TYPES = frozenset((str, int, bool))
-# Exact types whose JSON form DjangoJSONEncoder gives as str(value): looked up in
+# Exact types whose JSON form JSONEncoder gives as str(value): looked up in
 # one step rather than after every isinstance() test below (UUID primary keys are
 # in every payload of a model that has them).
 _STR_TYPES = frozenset((uuid.UUID, decimal.Decimal))
@@ -77,8 +77,8 @@ _STR_TYPES = frozenset((uuid.UUID, decimal.Decimal))
 def json_safe(value: Any) -> Any:
     """Return ``value`` as plain JSON types: dict, list, str, int, float, bool, None.
 
-    Types :class:`~django.core.serializers.json.DjangoJSONEncoder` knows are
-    converted as it would; anything else falls back to ``str(value)`` so that
+    Types :class:`~pusherable.encoding.JSONEncoder` knows are converted as it
+    would; anything else falls back to ``str(value)`` so that
     an odd value never fails an event.
     """
     kind = type(value)
@@ -122,13 +122,67 @@ def _many_to_many_pks(instance: models.Model, field: models.Field) -> list[Any]:
     if instance.pk is None:
         # An unsaved object has no relations yet, and asking would raise.
         return []
-    manager = getattr(instance, field.name)
-    prefetched = getattr(instance, "_prefetched_objects_cache", {})
-    if field.name in prefetched:
+    prefetched = getattr(instance, "_prefetched_objects_cache", None)
+    if prefetched and field.name in prefetched:
         # prefetch_related() already loaded them: no query at all.
-        return [json_safe(related.pk) for related in manager.all()]
+        return [json_safe(related.pk) for related in getattr(instance, field.name).all()]
+    alias = router.db_for_read(cast("type[models.Model]", field.related_model), instance=instance)
+    sql = _join_table_query(cast("models.ManyToManyField[Any, Any]", field), alias)
+    if sql is not None:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, [instance.pk])
+            return [row[0] for row in cursor.fetchall()]
     # One query for the keys only, instead of building every related instance.
+    manager = getattr(instance, field.name)
     return [json_safe(pk) for pk in manager.values_list("pk", flat=True)]
+
+
+# Key fields whose values every database returns as Python ints, with no converter.
+_INTEGER_KEYS = frozenset(
+    (
+        models.AutoField,
+        models.BigAutoField,
+        models.SmallAutoField,
+        models.IntegerField,
+        models.BigIntegerField,
+        models.SmallIntegerField,
+        models.PositiveIntegerField,
+        models.PositiveBigIntegerField,
+        models.PositiveSmallIntegerField,
+    )
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _join_table_query(field: models.ManyToManyField[Any, Any], alias: str) -> str | None:
+    """The SQL that reads an object's related keys from the join table alone, when
+    that gives what the related manager's ``values_list("pk")`` gives; else ``None``.
+
+    The ORM builds, joins and compiles that query anew for every event (several
+    hundred µs, most of an event's cost on a model with a many-to-many field). Its
+    answer is the join table's column whenever Django made the join table, both
+    keys are plain integers (no conversion from the database's value), and the
+    related model's default manager neither filters nor orders its rows.
+    """
+    through: Any = field.remote_field.through
+    related: Any = field.related_model
+    if (
+        not through._meta.auto_created
+        or related._meta.ordering
+        or type(related._default_manager) is not models.Manager
+        or type(cast(Any, field.model)._meta.pk) not in _INTEGER_KEYS
+        or type(related._meta.pk) not in _INTEGER_KEYS
+    ):
+        return None
+    source: Any = through._meta.get_field(field.m2m_field_name())
+    target: Any = through._meta.get_field(field.m2m_reverse_field_name())
+    quote = connections[alias].ops.quote_name
+    # Names from the models' metadata, quoted by the database backend; the key is a
+    # parameter.
+    return (
+        f"SELECT {quote(target.column)} FROM {quote(through._meta.db_table)} "  # noqa: S608
+        f"WHERE {quote(source.column)} = %s"
+    )
 
 
 def field_value(instance: models.Model, field: models.Field) -> Any:
@@ -342,58 +396,20 @@ def build_payload(
 
 
 def encode_payload(data: Any) -> str:
-    """``data`` as compact JSON text (the string Pusher carries and the size limit counts).
+    """``data`` as compact JSON text (the string Pusher carries and the size limit counts),
+    written by :func:`pusherable.encoding.encode_json`.
 
     Raises :exc:`~pusherable.exceptions.PayloadError` when ``data`` is not
     JSON-serializable.
     """
     try:
-        return _dumps(data)
+        return encode_json(data)
     except (TypeError, ValueError) as exc:
         raise _not_serializable(exc) from exc
 
 
 def _not_serializable(exc: Exception) -> PayloadError:
     return PayloadError(f"Event data cannot be serialized to JSON: {exc}")
-
-
-# One encoder for every event: json.dumps(cls=...) would build a new one per call.
-_COMPACT_ENCODER = DjangoJSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _build_c_encoder() -> Callable[[Any, int], Any] | None:
-    # JSONEncoder.encode() builds the C encoder anew on every call, through two
-    # layers of Python: one built once encodes a page's event in a fraction of that
-    # (it runs in every request that sends one). It is the same function encode()
-    # uses, with the same options, minus the circular-reference bookkeeping (the
-    # marker dict it would share between threads): a cycle ends in RecursionError.
-    # Checked on a sample at import; any surprise falls back to encode().
-    make = getattr(json.encoder, "c_make_encoder", None)
-    basestring = getattr(json.encoder, "c_encode_basestring", None)
-    if make is None or basestring is None:
-        return None
-    try:
-        encoder = make(None, _ENCODER.default, basestring, None, ":", ",", False, False, True)
-        sample = {"a": [1, 2.5, None, True, "é\n"], "b": {}}
-        if "".join(encoder(sample, 0)) != _COMPACT_ENCODER.encode(sample):
-            return None
-    except Exception:
-        return None
-    return cast("Callable[[Any, int], Any]", encoder)
-
-
-_C_ENCODER = _build_c_encoder()
-
-
-def _dumps(data: Any) -> str:
-    if _C_ENCODER is None:
-        return _COMPACT_ENCODER.encode(data)
-    if type(data) is str:  # what encode() special-cases; the C encoder would too
-        return _COMPACT_ENCODER.encode(data)
-    try:
-        return "".join(_C_ENCODER(data, 0))
-    except RecursionError:
-        raise ValueError("circular reference, or data nested too deeply") from None
 
 
 def _utf8_size(text: str) -> int:
@@ -425,7 +441,7 @@ def limit_payload(
     if not limit:
         return data, None
     try:
-        text = _dumps(data)
+        text = encode_json(data)
     except (TypeError, ValueError) as exc:
         raise _not_serializable(exc) from exc
     size = len(text) if text.isascii() else _utf8_size(text)
@@ -446,7 +462,7 @@ def limit_payload(
         limit,
     )
     try:
-        small_text: str | None = _dumps(small)
+        small_text: str | None = encode_json(small)
     except (TypeError, ValueError):
         # The kept keys came from data that did encode; stay safe all the same.
         small_text = None

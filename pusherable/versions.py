@@ -19,15 +19,14 @@ Both are prefixed (``t:``/``d:``) so a token of one kind never equals one of the
 from __future__ import annotations
 
 import datetime
-import json
 from itertools import chain
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.crypto import salted_hmac
 
+from .encoding import encode_json
 from .exceptions import ConfigurationError
 from .payload import field_value, json_safe
 
@@ -88,7 +87,7 @@ def version_digest(instance: models.Model) -> str:
         field.name: _digest_value(instance, field)
         for field in chain(opts.concrete_fields, opts.many_to_many)
     }
-    text = json.dumps(state, cls=DjangoJSONEncoder, sort_keys=True, separators=(",", ":"))
+    text = encode_json(state, sort_keys=True, ensure_ascii=True)
     return "d:" + salted_hmac(_DIGEST_SALT, text, algorithm="sha256").hexdigest()[:32]
 
 

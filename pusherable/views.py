@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import authorization, catchup, fields, locks, members, presence, webhooks
 from .conf import settings
 from .delivery import clean_socket_id, trigger
+from .encoding import JSONEncoder
 from .exceptions import AuthorizationError, ConfigurationError
 from .protocol_rules import PRESENCE_PREFIX
 from .ratelimit import within_limit
@@ -44,8 +45,13 @@ logger = logging.getLogger("pusherable")
 INTENT_EVENT = "pusherable:intent"
 
 
+def json_response(data: dict[str, Any], status: int = 200) -> JsonResponse:
+    """A JSON answer, written by :class:`pusherable.encoding.JSONEncoder`."""
+    return JsonResponse(data, status=status, encoder=JSONEncoder)
+
+
 def error_response(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
+    return json_response({"error": message}, status=status)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -65,7 +71,7 @@ class JsonEndpoint(View):
         except MultiPartParserError:
             return error_response("Malformed form data.", 400)
         try:
-            return JsonResponse(self.handle(request))
+            return json_response(self.handle(request))
         except AuthorizationError as exc:
             return error_response(str(exc), exc.status)
         except ConfigurationError as exc:
@@ -244,7 +250,7 @@ class ChangesView(View):
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return JsonResponse(
+            return json_response(
                 catchup.changes_answer(
                     request,
                     channel_name=request.GET.get("channel"),
@@ -277,4 +283,4 @@ class WebhookView(JsonEndpoint):
             return error_response(str(exc), 400)
         if payload is None:
             return error_response("Invalid webhook signature, key or time.", 401)
-        return JsonResponse({"ok": True, "handled": webhooks.dispatch(payload)})
+        return json_response({"ok": True, "handled": webhooks.dispatch(payload)})

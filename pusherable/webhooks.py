@@ -20,7 +20,6 @@ Order
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -35,6 +34,7 @@ from django.http import HttpRequest
 from . import presence, pusher_client, signals
 from .channels import ParsedChannel, parse_channel
 from .conf import settings
+from .encoding import encode_json
 from .exceptions import PusherableError
 from .protocol_rules import ENCRYPTED_PREFIX, PRIVATE_PREFIX
 
@@ -126,7 +126,7 @@ def _client_data(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return encode_json(value)
     except (TypeError, ValueError):
         return None
 

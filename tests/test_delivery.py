@@ -8,7 +8,9 @@ from django.db import transaction
 from pusherable import delivery, testing
 from pusherable.backends.base import BaseBackend
 from pusherable.backends.locmem import Backend as LocmemBackend
+from pusherable.encoding import encode_json
 from pusherable.events import Event
+from pusherable.exceptions import PayloadError
 from pusherable.testing import assert_not_triggered, assert_triggered
 
 
@@ -161,3 +163,78 @@ def test_send_event_keeps_the_guard_and_drops_a_malformed_socket_id(
     assert sent.data["truncated"] is True
     assert outbox[-1].data == sent.data
     assert outbox[-1].socket_id is None
+
+
+# -- send_event(defer_guard=True): the size guard where the data is first read --------
+
+
+def test_a_deferred_guard_runs_once_when_the_data_is_first_read(monkeypatch):
+    calls = []
+    limit_payload = delivery.limit_payload
+    monkeypatch.setattr(
+        delivery, "limit_payload", lambda *a, **kw: calls.append(1) or limit_payload(*a, **kw)
+    )
+    recorder = RecordingBackend()
+    previous = delivery.set_backend(recorder)
+    try:
+        sent = delivery.send_event(
+            Event(["private-article_1"], "view", {"pk": 1, "é": "ü"}),
+            on_commit=False,
+            defer_guard=True,
+        )
+    finally:
+        delivery.set_backend(previous)
+    assert calls == []  # handed over without encoding
+    (received,) = recorder.received
+    assert received is sent
+    assert received.encoded_data == '{"pk":1,"é":"ü"}'
+    assert received.data == {"pk": 1, "é": "ü"}
+    assert calls == [1]
+    assert received == Event(["private-article_1"], "view", {"pk": 1, "é": "ü"})
+    assert Event(["private-article_1"], "view", {"pk": 1, "é": "ü"}) == received
+
+
+def test_a_deferred_guard_still_truncates_with_the_limit_of_its_hand_over(settings, caplog):
+    big = {"event": "updated", "model": "testapp.article", "pk": 1, "blob": "x" * 5_000}
+    settings.PUSHERABLE_MAX_PAYLOAD_SIZE = 1_000
+    sent = delivery.send_event(
+        Event(["private-article_1"], "updated", big), on_commit=False, defer_guard=True
+    )
+    settings.PUSHERABLE_MAX_PAYLOAD_SIZE = 100_000  # too late: the limit was taken
+    # The locmem outbox keeps a plain, guarded copy.
+    (kept,) = testing.outbox
+    assert type(kept) is Event
+    assert kept.data["truncated"] is True
+    assert kept.encoded_data == encode_json(kept.data)
+    assert sent.data == kept.data
+    assert caplog.text.count("sending it truncated") == 1  # guarded once
+
+
+def test_a_deferred_guard_reports_data_that_is_not_json(make_backend, api, failures):
+    backend = make_backend()
+    previous = delivery.set_backend(backend)
+    try:
+        # No PayloadError in the caller: the sender finds it, and reports it.
+        delivery.send_event(
+            Event(["c"], "bad", {"x": object()}), on_commit=False, defer_guard=True
+        )
+        delivery.send_event(Event(["c"], "good", {"x": 1}), on_commit=False, defer_guard=True)
+        assert backend.flush(10)
+    finally:
+        delivery.set_backend(previous)
+    assert api.names() == ["good"]
+    ((events, error),) = failures
+    assert [event.name for event in events] == ["bad"]
+    assert "not JSON-serializable" in str(error)
+    # A receiver can still look at what was handed over.
+    assert list(events[0].data) == ["x"]
+    with pytest.raises(PayloadError):
+        events[0].encoded_data
+
+
+def test_a_deferred_guard_fails_in_the_locmem_backend_as_a_delivery_failure(failures):
+    delivery.send_event(Event(["c"], "bad", {"x": object()}), on_commit=False, defer_guard=True)
+    assert testing.outbox == []
+    ((events, error),) = failures
+    assert [event.name for event in events] == ["bad"]
+    assert isinstance(error, PayloadError)

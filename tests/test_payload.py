@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pusherable
+from pusherable import payload as payload_module
 from pusherable.delivery import trigger, trigger_for
 from pusherable.events import Event
 from pusherable.exceptions import ChannelError, ConfigurationError, PayloadError
@@ -125,6 +126,38 @@ def test_many_to_many_costs_one_query(article, django_assert_num_queries):
     with django_assert_num_queries(1):
         data = serialize_object(article)
     assert sorted(data["tags"]) == sorted(article.tags.values_list("pk", flat=True))
+
+
+def test_many_to_many_keys_come_from_the_join_table_alone(article, django_assert_num_queries):
+    # Integer keys, a join table made by Django, a plain manager: one query of the
+    # join table, without the ORM's join to the related table.
+    other = Article.objects.create(title="Other")
+    other.tags.set([Tag.objects.create(name="unrelated")])
+    article = Article.objects.get(pk=article.pk)
+    with django_assert_num_queries(1) as context:
+        data = serialize_object(article, fields=["tags"])
+    (query,) = context.captured_queries
+    assert "JOIN" not in query["sql"].upper()
+    assert Article.tags.through._meta.db_table in query["sql"]
+    assert sorted(data["tags"]) == sorted(article.tags.values_list("pk", flat=True))
+
+
+def test_many_to_many_of_an_ordered_related_model_goes_through_the_orm(
+    article, django_assert_num_queries, monkeypatch
+):
+    # The related manager orders by the related model's Meta.ordering, which the
+    # join table alone cannot: the ORM's query is kept, in its order.
+    payload_module._join_table_query.cache_clear()
+    monkeypatch.setattr(Tag._meta, "ordering", ["-name"])
+    try:
+        article = Article.objects.get(pk=article.pk)
+        with django_assert_num_queries(1) as context:
+            data = serialize_object(article, fields=["tags"])
+        assert "JOIN" in context.captured_queries[0]["sql"].upper()
+        assert data["tags"] == list(article.tags.values_list("pk", flat=True))
+        assert data["tags"] == [tag.pk for tag in Tag.objects.order_by("-name")]
+    finally:
+        payload_module._join_table_query.cache_clear()
 
 
 def test_many_to_many_uses_prefetched_data(article, django_assert_num_queries):

@@ -264,6 +264,56 @@ def test_linger_only_under_load(queued, since_last, last_batch, expected):
         backend.close(timeout=0)
 
 
+def test_no_linger_by_default():
+    backend = Backend(client_options={"app_id": "1", "key": "k", "secret": "s"})
+    try:
+        assert backend.linger == 0
+        assert not any(
+            backend.should_linger(queued, since_last, last_batch)
+            for queued in (1, 2, 9)
+            for since_last in (0.0, 5.0)
+            for last_batch in (1, 10)
+        )
+    finally:
+        backend.close(timeout=0)
+
+
+def test_a_batch_is_what_arrived_while_the_previous_request_was_in_flight(api, make_backend):
+    # By default a sender never waits for company: a lone event goes out at once
+    # and alone, even right after a full batch; what arrives while a request is in
+    # flight goes in the next batches, in order.
+    backend = make_backend(senders=1)
+    batches: list[list[int]] = []
+    in_flight, release = threading.Event(), threading.Event()
+    send_batch, should_linger = backend.send_batch, backend.should_linger
+    lingered: list[bool] = []
+
+    def gated_send_batch(batch):
+        batches.append([item.event.data["i"] for item in batch])
+        if len(batches) == 1:
+            in_flight.set()
+            release.wait(10)
+        send_batch(batch)
+
+    def recorded_should_linger(*args):
+        lingered.append(should_linger(*args))
+        return lingered[-1]
+
+    backend.send_batch = gated_send_batch
+    backend.should_linger = recorded_should_linger
+    backend.send_events([Event(["c"], "e", {"i": 0})])
+    assert in_flight.wait(10)  # sent on its own, before anything else was queued
+    for i in range(1, 15):
+        backend.send_events([Event(["c"], "e", {"i": i})])
+    release.set()
+    assert backend.flush(10)
+    backend.send_events([Event(["c"], "e", {"i": 15})])  # right after a full batch
+    assert backend.flush(10)
+    assert batches == [[0], list(range(1, 11)), list(range(11, 15)), [15]]
+    assert [e["data"]["i"] for e in api.events] == list(range(16))
+    assert lingered and not any(lingered)
+
+
 def test_a_trickle_does_not_wait_for_the_linger(api, make_backend):
     # With a linger longer than the test's bound, the second lone event, right after
     # the first batch, would wait for a batch to fill if the linger were not adaptive.
@@ -358,3 +408,32 @@ def test_a_transient_error_in_a_200_body_is_retried(api, make_backend, failures)
     assert backend.stats.as_dict() == {"sent": 1, "retried": 2, "dropped": 0, "failed": 0}
     assert api.names() == ["e"]
     assert failures == []
+
+
+def test_a_page_view_leaves_the_encoding_to_the_sender_thread(
+    api, make_backend, client, article, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The mixin defers its event's size guard (send_event(defer_guard=True)): in
+    # background mode the request hands the event over unencoded, and the sender
+    # thread encodes it once.
+    guarded_in = []
+    limit_payload = delivery.limit_payload
+
+    def recording_limit_payload(*args, **kwargs):
+        guarded_in.append(threading.current_thread().name)
+        return limit_payload(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "limit_payload", recording_limit_payload)
+    backend = make_backend()
+    previous = delivery.set_backend(backend)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.get(f"/articles/{article.pk}/").status_code == 200
+        assert backend.flush(10)
+    finally:
+        delivery.set_backend(previous)
+    assert len(guarded_in) == 1
+    assert guarded_in[0].startswith("pusherable-delivery-")
+    (sent,) = api.events
+    assert sent["name"] == "view"
+    assert sent["data"]["pk"] == article.pk

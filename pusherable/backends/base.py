@@ -15,8 +15,10 @@ class BaseBackend:
 
     A backend receives events that are ready to go (after the transaction
     committed, within :data:`PUSHERABLE_MAX_PAYLOAD_SIZE`, with their JSON in
-    :attr:`~pusherable.events.Event.encoded_data` when the size guard is on) and
-    hands them to their destination. ``send_events`` must not raise into the caller
+    :attr:`~pusherable.events.Event.encoded_data` when the size guard is on; for
+    the mixins' events the guard runs when ``data`` or ``encoded_data`` is first
+    read, see :func:`pusherable.delivery.send_event`) and hands them to their
+    destination. ``send_events`` must not raise into the caller
     for delivery faults: views call it on the request path.
 
     Options come from :data:`PUSHERABLE_BACKEND_OPTIONS` as keyword arguments; a

@@ -7,14 +7,12 @@ events the views send in the terminal of ``runserver``.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from django.core.serializers.json import DjangoJSONEncoder
-
+from ..encoding import encode_json
 from ..events import Event
 from .base import BaseBackend
 
@@ -36,16 +34,15 @@ class Backend(BaseBackend):
 
     def format_event(self, event: Event) -> str:
         """The line written for ``event``."""
-        return json.dumps(
+        return encode_json(
             {
                 "channels": event.channels,
                 "event": event.name,
                 "data": event.data,
                 "socket_id": event.socket_id,
             },
-            cls=DjangoJSONEncoder,
-            ensure_ascii=False,
             sort_keys=True,
+            compact=False,
         )
 
     def send_events(self, events: Sequence[Event]) -> int:

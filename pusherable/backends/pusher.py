@@ -39,9 +39,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pusher
-from django.core.serializers.json import DjangoJSONEncoder
 
 from ..conf import DELIVERY_MODES, settings
+from ..encoding import encode_json
 from ..events import Event
 from ..exceptions import (
     ConfigurationError,
@@ -85,10 +85,12 @@ class Backend(SenderThreads, BaseBackend):
     :param retry_backoff: ``(first, longest)`` wait in seconds (:data:`PUSHERABLE_RETRY_BACKOFF`).
     :param retry_deadline: seconds an item is retried (:data:`PUSHERABLE_RETRY_DEADLINE`).
     :param shutdown_timeout: seconds to flush at exit (:data:`PUSHERABLE_SHUTDOWN_TIMEOUT`).
-    :param linger: under load (the previous batch went out less than ``linger``
-        seconds ago, and more events are waiting or the previous batch was full),
-        seconds to wait for a batch to fill before sending it. A lone event, after
-        a quiet period or in a trickle, goes out at once (see :meth:`should_linger`).
+    :param linger: ``0`` (the default): a sender sends what is queued at once,
+        up to a full batch, and what arrives while that request is in flight makes
+        its next batch, so that no event waits for company. Above ``0``, seconds a
+        sender waits for a batch to fill, only under load (the previous batch went
+        out less than ``linger`` seconds ago, and more events are waiting or the
+        previous batch was full; see :meth:`should_linger`).
     :param senders: sender threads, hence requests in flight at once. Each
         channel always goes through the same sender, so its events keep their order.
     :param proxy: ``None`` (the default) to use the proxy that the ``HTTPS_PROXY``
@@ -110,7 +112,7 @@ class Backend(SenderThreads, BaseBackend):
         retry_backoff: tuple[float, float] | None = None,
         retry_deadline: float | None = None,
         shutdown_timeout: float | None = None,
-        linger: float = 0.002,
+        linger: float = 0.0,
         senders: int = 4,
         proxy: str | bool | None = None,
         ca_certs: str | None = None,
@@ -269,14 +271,16 @@ class Backend(SenderThreads, BaseBackend):
                     refused.append((event, reason))
                     continue
             # Events that came through pusherable.delivery carry the JSON the size
-            # guard made; only those handed to send_events() directly need encoding.
-            data = event.encoded_data
-            if data is None:
-                try:
-                    data = _encode(event.data)
-                except (TypeError, ValueError) as exc:
-                    refused.append((event, f"data is not JSON-serializable: {exc}"))
-                    continue
+            # guard made (or make it now, when their guard was deferred to the first
+            # read: in this sender thread); only those handed to send_events()
+            # directly need encoding. A PayloadError is a ValueError.
+            try:
+                data = event.encoded_data
+                if data is None:
+                    data = encode_json(event.data)
+            except (TypeError, ValueError) as exc:
+                refused.append((event, f"data is not JSON-serializable: {exc}"))
+                continue
             if sys.getsizeof(data) > SINGLE_TRIGGER_SIZE_LIMIT:
                 self._fail_event(event, f"data of {len(data)} characters", "too-large")
                 continue
@@ -460,7 +464,3 @@ class Backend(SenderThreads, BaseBackend):
         """
         self._init_state()
         self.stats = DeliveryStats()
-
-
-def _encode(data: Any) -> str:
-    return json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))

@@ -11,10 +11,12 @@ that moves events from the request to the API, whatever the API is:
   their order (one sender, one batch at a time, retried in place);
 - a bounded queue (:data:`PUSHERABLE_QUEUE_SIZE`); when it is full the *oldest*
   item is dropped, counted, and logged once per burst;
-- under load a sender lingers for a fuller batch; a trickle goes out at once;
+- a sender sends what is queued at once, up to a full batch: what arrives while
+  its request is in flight makes its next batch (with a ``linger``, under load it
+  waits that long for a fuller batch);
 - :meth:`~SenderThreads.flush`, :meth:`~SenderThreads.close` (at interpreter exit
   too, bounded by :data:`PUSHERABLE_SHUTDOWN_TIMEOUT`), and a fresh start in a
-  ``fork``-ed child.
+  ``fork``-ed child (both through :mod:`pusherable.backends.lifecycle`).
 
 What a batch item is, how it is sent and what a fault means belong to the
 subclass: :meth:`~SenderThreads.prepare_items`, :meth:`~SenderThreads.deliver`,
@@ -23,12 +25,9 @@ subclass: :meth:`~SenderThreads.prepare_items`, :meth:`~SenderThreads.deliver`,
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import threading
 import time
-import weakref
 import zlib
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 
 from ..events import Event
 from ..exceptions import DeliveryError, TransientDeliveryError
+from . import lifecycle
 from .items import BatchItem, DeliveryStats, events_of
 
 __all__ = ["SenderThreads"]
@@ -60,24 +60,8 @@ class _Shard:
     last_batch_size: int = 0
 
 
-# Live backends, so that the fork and exit hooks (registered once per process)
-# reach every one of them without keeping them alive.
-_live_backends: weakref.WeakSet[SenderThreads] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for backend in list(_live_backends):
-        backend.reset_after_fork()
-
-
-def _close_at_exit() -> None:
-    for backend in list(_live_backends):
-        backend.close(backend.shutdown_timeout)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_close_at_exit)
+# Channels whose sender is remembered (see SenderThreads.shard_index()).
+_SHARD_INDEXES_KEPT = 4096
 
 
 class SenderThreads:
@@ -111,9 +95,12 @@ class SenderThreads:
         self._inbox: deque[Event] = deque()
         self._dispatch_lock = threading.Lock()  # one dispatch at a time: order kept
         self._dispatching = 0  # batch items taken from the inbox, not yet queued
+        # channel -> sender (shard_index()), worked out once per channel rather than
+        # on every event; bounded, as channel names come from objects' keys.
+        self._shard_indexes: dict[str, int] = {}
 
     def _register(self) -> None:
-        _live_backends.add(self)
+        lifecycle.track(self)
 
     # -- what the subclass provides ---------------------------------------------
 
@@ -286,7 +273,7 @@ class SenderThreads:
                 ),
                 cause="shutdown",
             )
-        _live_backends.discard(self)
+        lifecycle.forget(self)
 
     # -- the queue --------------------------------------------------------------
 
@@ -341,9 +328,14 @@ class SenderThreads:
 
     def shard_index(self, channel: str) -> int:
         """The sender (``0`` to ``senders - 1``) that carries every event of ``channel``."""
-        count = len(self._shards)
-        # A stable hash (str hashes change from process to process).
-        return zlib.crc32(channel.encode()) % count if count > 1 else 0
+        index = self._shard_indexes.get(channel)
+        if index is None:
+            count = len(self._shards)
+            # A stable hash (str hashes change from process to process).
+            index = zlib.crc32(channel.encode()) % count if count > 1 else 0
+            if len(self._shard_indexes) < _SHARD_INDEXES_KEPT:
+                self._shard_indexes[channel] = index
+        return index
 
     def _drop_oldest(self, count: int, incoming: list[BatchItem]) -> list[BatchItem]:
         # Called with the lock held: take ``count`` items, oldest first, from the

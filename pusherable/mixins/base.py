@@ -213,7 +213,9 @@ class PusherMixin(_ViewBase):
         if len(channels) < len(item.channels):
             item = replace(item, channels=channels)
         try:
-            result = send_event(item)
+            # The payload was built for this event alone: its size guard (and the
+            # encoding it does) can wait for the sender thread, off the request.
+            result = send_event(item, defer_guard=True)
         except Exception:
             logger.exception("pusherable: could not send event %r in %s", name, type(self))
             return None

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from django.http import HttpRequest
 from .. import locks
 from ..channels import channel_for
 from ..conf import settings
+from ..encoding import encode_json
 from ..exceptions import ConfigurationError, PusherableError
 from ..users import request_user
 from .base import _FormViewBase
@@ -100,7 +100,7 @@ def lock_context(
         "holder_name": None if lock is None else lock.holder_name,
         "can_take_over": state["canTakeOver"],
         "verbose_name": obj._meta.verbose_name,
-        "state_json": json.dumps(state, separators=(",", ":")),
+        "state_json": encode_json(state, ensure_ascii=True),
     }
 
 
