@@ -48,34 +48,36 @@ def test_a_signed_in_user_is_disconnected(signin_site: Site) -> None:
         "timeout_ms": 30_000,
         **site.session("alice"),
     }
-    process = subprocess.Popen(
+    # As a context manager, Popen closes its pipes on exit (else ResourceWarnings).
+    with subprocess.Popen(
         [node, str(SCRIPT), json.dumps(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-    )
-    lines: list[dict] = []
-    signed_in = threading.Event()
+    ) as process:
+        lines: list[dict] = []
+        signed_in = threading.Event()
 
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(json.loads(line))
-            if lines[-1]["type"] == "signed_in":
-                signed_in.set()
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(json.loads(line))
+                if lines[-1]["type"] == "signed_in":
+                    signed_in.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert signed_in.wait(30), lines
-        terminate_user_connections(site.users["alice"])
-        process.wait(30)
-        reader.join(5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-    assert process.returncode == 0, (lines, process.stderr.read() if process.stderr else "")
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert signed_in.wait(30), lines
+            terminate_user_connections(site.users["alice"])
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+            reader.join(5)
+        stderr = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, (lines, stderr)
     assert lines[-1]["type"] == "closed"
     assert lines[-1]["code"] == 4009  # refused: pusher-js does not reconnect by itself
