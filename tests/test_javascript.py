@@ -1,11 +1,12 @@
 """Runs the JavaScript tests of ``pusherable.js`` and its add-ons (``tests/js/``) with Node's
 test runner."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.tools import require_node
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "pusherable" / "static" / "pusherable"
@@ -20,16 +21,9 @@ SCRIPTS = [
 ]
 
 
-def node_or_skip() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the JavaScript tests need `node` (>= 18).")
-    return node
-
-
 @pytest.mark.node
 def test_pusherable_js_suite():
-    node = node_or_skip()
+    node = require_node()
     result = subprocess.run(
         [node, "--test", "tests/js/"],
         cwd=ROOT,
@@ -45,7 +39,7 @@ def test_pusherable_js_suite():
 @pytest.mark.node
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_pusherable_js_is_plain_es2017(name):
-    node = node_or_skip()
+    node = require_node()
     script = STATIC / name
     subprocess.run([node, "--check", str(script)], check=True, timeout=60)
     source = script.read_text()

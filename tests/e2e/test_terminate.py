@@ -8,7 +8,6 @@ answers with 404 (it serves ``/apps/<app_id>/users/<id>/terminate_connections``)
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from django.urls import reverse
 
 from pusherable.api import terminate_user_connections
 from tests.e2e.conftest import Site, running_site
+from tests.tools import require_node, require_npm_package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.timeout(120)]
 
@@ -37,9 +37,8 @@ def signin_site(transactional_db: None, settings: Any, pusher_target: str) -> It
 
 def test_a_signed_in_user_is_disconnected(signin_site: Site) -> None:
     site = signin_site
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("Node.js and node_modules/pusher-js are needed: run `npm ci`")
+    node = require_node()
+    require_npm_package("pusher-js")
     config = {
         "key": site.pusher.key,
         "host": site.pusher.host,

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from tests.e2e.harness import wait_until
 from tests.readme import PageReader
 from tests.targets import free_port, running_process, start_target, wait_ready
 from tests.testapp.models import Article
+from tests.tools import require_node, require_npm_package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.timeout(180)]
 
@@ -76,9 +76,8 @@ def port_open(port: int) -> bool:
 @contextlib.contextmanager
 def member(config: dict[str, Any]):
     """A presence member in Node; yields its socket id; leaves on exit."""
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("Node.js and node_modules/pusher-js are needed: run `npm ci`")
+    node = require_node()
+    require_npm_package("pusher-js")
     # As a context manager, Popen closes its pipes on exit (else ResourceWarnings).
     with subprocess.Popen(
         [node, str(MEMBER_JS), json.dumps(config)],

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.tools import require_node, require_npm_package
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_SCRIPT = ROOT / "tests" / "node" / "client.js"
 
@@ -138,10 +140,8 @@ class NodeRun:
 
 @pytest.fixture
 def node() -> Iterator[Any]:
-    if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed: the pusher-js tests need `node` on PATH")
-    if not (ROOT / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
+    require_node()
+    require_npm_package("pusher-js")
     runs: list[NodeRun] = []
 
     def start(scenario: str, server: Any, **extra: Any) -> NodeRun:
