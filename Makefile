@@ -38,7 +38,8 @@ redis:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
 
 # Every Pusher target: the bundled server, one soketi, a two-node soketi cluster.
-# PUSHERABLE_REQUIRE_TARGETS turns a missing soketi or redis-server into a failure.
+# PUSHERABLE_REQUIRE_TARGETS turns a missing soketi, redis-server, Chromium, Node.js or
+# npm package into a failure instead of a skip (tests/tools.py).
 test: install chromium redis
 	PUSHERABLE_REQUIRE_TARGETS=1 $(PY) -m pytest --pusher-target=all
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html

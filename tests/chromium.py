@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.tools import unavailable
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "launch_chromium", "require_chromium"]
 
@@ -29,9 +29,9 @@ CHROMIUM_ARGS = [
 
 
 def require_chromium() -> Path:
-    """Return the path of Debian's Chromium, or skip the calling test when it is missing."""
+    """Return the path of Debian's Chromium, or :func:`tests.tools.unavailable` (skip or fail)."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium (make test does)")
     return CHROMIUM
 
 

@@ -44,6 +44,7 @@ import pytest
 
 from demo.launcher import stop_process
 from pusherable.server.testing import PusherEndpoint, run_server
+from tests.tools import unavailable
 
 __all__ = [
     "ALL_TARGETS",
@@ -105,11 +106,8 @@ def _missing(name: str) -> str | None:
 def require_target(name: str) -> None:
     """Skip (or, with ``PUSHERABLE_REQUIRE_TARGETS`` set, fail) when ``name`` cannot run."""
     reason = _missing(name)
-    if reason is None:
-        return
-    if os.environ.get("PUSHERABLE_REQUIRE_TARGETS"):
-        pytest.fail(f"Pusher target {name!r} required but unavailable: {reason}")
-    pytest.skip(f"Pusher target {name!r}: {reason}")
+    if reason is not None:
+        unavailable(f"Pusher target {name!r}: {reason}")
 
 
 def free_port() -> int:

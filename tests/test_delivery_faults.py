@@ -386,6 +386,9 @@ def _child_sends(backend, parent_worker_id, queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs os.register_at_fork")
+# Forking a process with threads is what is tested (a preloading server such as
+# gunicorn --preload does it); Python 3.12+ warns about it.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_worker_restarts_after_fork(api, make_backend):
     backend = make_backend()
     backend.send_events(events(3, "from-parent"))

@@ -4,7 +4,6 @@ by the tag, no copy of the protocol's prefixes)."""
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from pusherable.protocol_rules import browser_rules
 from pusherable.templatetags.pusherable_tags import SCRIPTS as TAG_SCRIPTS
+from tests.tools import require_node, require_npm_package
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "pusherable" / "static" / "pusherable"
@@ -22,18 +22,10 @@ SCRIPTS = sorted(path.name for path in STATIC.glob("*.js"))
 MAX_LINES = 530
 
 
-def node_or_skip() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the JavaScript tests need `node` (>= 18).")
-    return node
-
-
 @pytest.mark.node
 def test_pusherable_js_suite():
-    node = node_or_skip()
-    if not (ROOT / "node_modules" / "jsdom").is_dir():
-        pytest.skip("jsdom is not installed: run `npm ci` (make install does)")
+    node = require_node()
+    require_npm_package("jsdom")
     # The page configuration's protocol key, as the server writes it (tests/js/fakes.js).
     env = {**os.environ, "PUSHERABLE_PROTOCOL": json.dumps(browser_rules())}
     result = subprocess.run(
@@ -52,7 +44,7 @@ def test_pusherable_js_suite():
 @pytest.mark.node
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_pusherable_js_is_plain_es2017(name):
-    node = node_or_skip()
+    node = require_node()
     script = STATIC / name
     subprocess.run([node, "--check", str(script)], check=True, timeout=60)
     source = script.read_text()

@@ -12,6 +12,7 @@ from django.test import override_settings
 from pusherable.checks import check_pusher_js_integrity
 from pusherable.conf import PUSHER_JS_INTEGRITY, PUSHER_JS_URL, PUSHER_JS_VERSION
 from pusherable.page_config import pusher_js_script
+from tests.tools import require_npm_package
 
 ROOT = Path(__file__).resolve().parents[1]
 NPM_FILE = ROOT / "node_modules" / "pusher-js" / "dist" / "web" / "pusher.min.js"
@@ -34,8 +35,7 @@ def test_the_tutorial_s_example_pins_the_same_version():
 def test_the_default_integrity_is_the_hash_of_that_file():
     # jsDelivr serves the npm package's files unchanged: the hash of the copy npm
     # installed is the hash of the one browsers fetch.
-    if not NPM_FILE.is_file():
-        pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
+    require_npm_package("pusher-js")
     installed = json.loads((NPM_FILE.parents[2] / "package.json").read_text())["version"]
     assert installed == PUSHER_JS_VERSION
     digest = base64.b64encode(hashlib.sha384(NPM_FILE.read_bytes()).digest()).decode()

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from demo.launcher import free_port, stop_process, wait_for_port
+from tests.tools import require_npm_package
 
 from .helpers import CONNECT_TIMEOUT_MS
 
@@ -80,8 +81,7 @@ class Example:
 
 @pytest.fixture(scope="module")
 def example(chromium_path, tmp_path_factory):
-    if not (NODE_MODULES / "pusher-js").is_dir():
-        pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
+    require_npm_package("pusher-js")
     directory = tmp_path_factory.mktemp("example") / "example"
     shutil.copytree(
         EXAMPLE_DIR,

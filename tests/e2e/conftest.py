@@ -28,9 +28,9 @@ from tests.e2e.harness import (
     Tab,
     run_django,
 )
-from tests.e2e.views import PUSHER_JS
 from tests.targets import PusherTarget, node_script, require_target, start_target
 from tests.testapp.models import Article
+from tests.tools import require_npm_package
 
 #: A short grace period, so that "left" arrives quickly; tests that need it longer say so.
 GRACE_PERIOD = 0.3
@@ -54,8 +54,7 @@ def pusher_target(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def browser_thread() -> Iterator[BrowserThread]:
     chromium = require_chromium()
-    if not PUSHER_JS.is_file():
-        pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
+    require_npm_package("pusher-js")
     thread = BrowserThread(str(chromium))
     yield thread
     thread.close()

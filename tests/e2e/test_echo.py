@@ -8,7 +8,6 @@ and went: :func:`pusherable.members.default_user_info` puts it there.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from tests.e2e.conftest import Site
+from tests.tools import require_node, require_npm_package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.timeout(120)]
 
@@ -24,9 +24,8 @@ SCRIPT = ROOT / "tests" / "node" / "echo.js"
 
 
 def run_echo(config: dict, timeout: float = 60) -> list[dict]:
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "laravel-echo").is_dir():
-        pytest.skip("Node.js and node_modules/laravel-echo are needed: run `npm ci`")
+    node = require_node()
+    require_npm_package("laravel-echo")
     result = subprocess.run(
         [node, str(SCRIPT), json.dumps(config)],
         capture_output=True,

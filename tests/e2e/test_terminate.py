@@ -8,7 +8,6 @@ answers with 404 (it serves ``/apps/<app_id>/users/<id>/terminate_connections``)
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from django.urls import reverse
 
 from pusherable.pusher_client import terminate_user_connections
 from tests.e2e.conftest import Site, running_site
+from tests.tools import require_node, require_npm_package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.timeout(120)]
 
@@ -37,9 +37,8 @@ def signin_site(transactional_db: None, settings: Any, pusher_target: str) -> It
 
 def test_a_signed_in_user_is_disconnected(signin_site: Site) -> None:
     site = signin_site
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("Node.js and node_modules/pusher-js are needed: run `npm ci`")
+    node = require_node()
+    require_npm_package("pusher-js")
     config = {
         "key": site.pusher.key,
         "host": site.pusher.host,
@@ -48,34 +47,36 @@ def test_a_signed_in_user_is_disconnected(signin_site: Site) -> None:
         "timeout_ms": 30_000,
         **site.session("alice"),
     }
-    process = subprocess.Popen(
+    # As a context manager, Popen closes its pipes on exit (else ResourceWarnings).
+    with subprocess.Popen(
         [node, str(SCRIPT), json.dumps(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-    )
-    lines: list[dict] = []
-    signed_in = threading.Event()
+    ) as process:
+        lines: list[dict] = []
+        signed_in = threading.Event()
 
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(json.loads(line))
-            if lines[-1]["type"] == "signed_in":
-                signed_in.set()
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(json.loads(line))
+                if lines[-1]["type"] == "signed_in":
+                    signed_in.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert signed_in.wait(30), lines
-        terminate_user_connections(site.users["alice"])
-        process.wait(30)
-        reader.join(5)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
-    assert process.returncode == 0, (lines, process.stderr.read() if process.stderr else "")
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert signed_in.wait(30), lines
+            terminate_user_connections(site.users["alice"])
+            process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+            reader.join(5)
+        stderr = process.stderr.read() if process.stderr else ""
+    assert process.returncode == 0, (lines, stderr)
     assert lines[-1]["type"] == "closed"
     assert lines[-1]["code"] == 4009  # refused: pusher-js does not reconnect by itself

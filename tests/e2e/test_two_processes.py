@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from tests.e2e.harness import wait_until
 from tests.readme import PageReader
 from tests.targets import free_port, running_process, start_target, wait_ready
 from tests.testapp.models import Article
+from tests.tools import require_node, require_npm_package
 
 pytestmark = [pytest.mark.e2e, pytest.mark.node, pytest.mark.timeout(180)]
 
@@ -76,37 +76,41 @@ def port_open(port: int) -> bool:
 @contextlib.contextmanager
 def member(config: dict[str, Any]):
     """A presence member in Node; yields its socket id; leaves on exit."""
-    node = shutil.which("node")
-    if node is None or not (ROOT / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("Node.js and node_modules/pusher-js are needed: run `npm ci`")
-    process = subprocess.Popen(
+    node = require_node()
+    require_npm_package("pusher-js")
+    # As a context manager, Popen closes its pipes on exit (else ResourceWarnings).
+    with subprocess.Popen(
         [node, str(MEMBER_JS), json.dumps(config)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-    )
-    lines: queue.Queue[dict] = queue.Queue()
-    assert process.stdout is not None and process.stdin is not None
+    ) as process:
+        lines: queue.Queue[dict] = queue.Queue()
+        assert process.stdout is not None and process.stdin is not None
 
-    def read() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
-            lines.put(json.loads(line))
+        def read() -> None:
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.put(json.loads(line))
 
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        first = lines.get(timeout=30)
-        assert first["type"] == "here", first
-        yield first["socket_id"], process
-    finally:
-        with contextlib.suppress(OSError):
-            process.stdin.write("quit\n")
-            process.stdin.flush()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+            first = lines.get(timeout=30)
+            assert first["type"] == "here", first
+            yield first["socket_id"], process
+        finally:
+            with contextlib.suppress(OSError):
+                process.stdin.write("quit\n")
+                process.stdin.flush()
+            with contextlib.suppress(OSError):  # closed even if node left before "quit"
+                process.stdin.close()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+            reader.join(5)  # it reads stdout to the end before the pipe is closed
 
 
 def test_presence_intents_and_history_agree_across_two_processes(tmp_path: Path) -> None:

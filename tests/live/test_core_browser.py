@@ -408,11 +408,10 @@ def test_after_a_network_drop_the_page_reconnects_and_reports_the_difference(
     assert states[-1] == "connected" and "connected" in states[:-1]
 
 
+# soketi ignores pusher:signin unless told otherwise, and then closes every connection
+# that does not sign in: tests/e2e/test_terminate.py covers sign-in there.
+@pytest.mark.pusher_targets("bundled")
 def test_signin_through_the_user_authentication_endpoint(visit, article, users, live_target):
-    if live_target != "bundled":
-        # soketi ignores pusher:signin unless told otherwise, and then closes every
-        # connection that does not sign in: tests/e2e/test_terminate.py covers it there.
-        pytest.skip("user authentication is on for the bundled server only here")
     page = visit("alice", article)
     subscribed(page, PRESENCE.format(pk=article.pk))
     assert page.evaluate("pusherable.signin()") is True

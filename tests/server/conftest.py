@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import shutil
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.tools import require_node, require_npm_package
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_SCRIPT = ROOT / "tests" / "node" / "client.js"
@@ -87,7 +90,8 @@ class NodeRun:
             cwd=ROOT,
         )
         self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         assert self.process.stdout is not None
@@ -119,6 +123,13 @@ class NodeRun:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(5)
+        # The pipes are ours to close (a pipe left to the garbage collector is a
+        # ResourceWarning); stdout once the pump has read it to the end.
+        self._pump_thread.join(5)
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # stdin: unsent bytes to a dead process
+                    pipe.close()
 
     def finish(self) -> None:
         try:
@@ -129,10 +140,8 @@ class NodeRun:
 
 @pytest.fixture
 def node() -> Iterator[Any]:
-    if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed: the pusher-js tests need `node` on PATH")
-    if not (ROOT / "node_modules" / "pusher-js").is_dir():
-        pytest.skip("pusher-js is not installed: run `npm ci` (or `make install`)")
+    require_node()
+    require_npm_package("pusher-js")
     runs: list[NodeRun] = []
 
     def start(scenario: str, server: Any, **extra: Any) -> NodeRun:

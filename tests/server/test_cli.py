@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +151,24 @@ def test_run_server_reports_a_failed_start() -> None:
     assert "activity_timeout" in str(raised.value)
 
 
+@pytest.fixture
+def server_loggers() -> Iterator[None]:
+    """Put back the loggers the command configures (in this process, unlike the CLI tests).
+
+    ``configure_logging`` stops them propagating and gives them a handler on the
+    stderr of the moment; left so, later tests' ``caplog`` sees none of their records.
+    """
+    loggers = [logging.getLogger(name) for name in ("pusherable.server", "aiohttp")]
+    saved = [(log, log.handlers[:], log.propagate, log.level) for log in loggers]
+    yield
+    for log, handlers, propagate, level in saved:
+        log.handlers[:] = handlers
+        log.propagate = propagate
+        log.setLevel(level)
+
+
 @pytest.mark.e2e
+@pytest.mark.usefixtures("server_loggers")
 def test_management_command_uses_the_project_settings() -> None:
     out = io.StringIO()
     errors: list[BaseException] = []
