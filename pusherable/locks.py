@@ -405,7 +405,9 @@ def holder_joined(channel: str, user_id: str) -> None:
 
 
 @receiver(member_removed, dispatch_uid="pusherable.locks.member_removed")
-def _on_member_removed(*, channel: str, user_id: str, **kwargs: Any) -> None:
+def _on_member_removed(*, channel: str, user_id: str, stale: bool = False, **kwargs: Any) -> None:
+    if stale:  # the holder came back since: the lease must not end
+        return
     try:
         holder_left(channel, user_id)
     except LockBusy:
@@ -413,7 +415,9 @@ def _on_member_removed(*, channel: str, user_id: str, **kwargs: Any) -> None:
 
 
 @receiver(member_added, dispatch_uid="pusherable.locks.member_added")
-def _on_member_added(*, channel: str, user_id: str, **kwargs: Any) -> None:
+def _on_member_added(*, channel: str, user_id: str, stale: bool = False, **kwargs: Any) -> None:
+    if stale:  # the holder left since
+        return
     try:
         holder_joined(channel, user_id)
     except LockBusy:

@@ -21,9 +21,14 @@ Webhook signals
     ``channel_vacated``
         Its last subscriber left.
     ``member_added``
-        A user joined a presence channel (their first tab): adds ``user_id`` (a string).
+        A user joined a presence channel (their first tab): adds ``user_id`` (a string)
+        and ``stale``.
     ``member_removed``
-        A user left a presence channel (their last tab): adds ``user_id``.
+        A user left a presence channel (their last tab): adds ``user_id`` and ``stale``.
+        ``stale`` is ``True`` when later news of that member was already applied: Pusher
+        and soketi send webhooks concurrently, so a reload's ``member_removed`` can
+        arrive after the ``member_added`` that followed it. A receiver that acts on
+        who is present should ignore a stale one.
     ``client_event``
         A browser sent a ``client-`` event: adds ``event``, ``data`` (the string the
         browser sent), ``socket_id``, and ``user_id`` (``None`` outside presence channels).

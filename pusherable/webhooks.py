@@ -211,8 +211,12 @@ def dispatch_event(event: Any, *, time_ms: Any = None) -> bool:
         if user_id is None:
             logger.debug("pusherable: %s webhook without user_id ignored", name)
             return False
-        _record_presence(name, channel, user_id, _sent_at(time_ms))
+        applied = _record_presence(name, channel, user_id, _sent_at(time_ms))
         kwargs["user_id"] = user_id
+        # soketi posts each webhook on its own, so a reload's member_removed may come
+        # after the member_added that followed it: receivers that act on presence
+        # (the edit lock) must not take old news for the latest.
+        kwargs["stale"] = not applied
     elif name == "channel_vacated":
         _record_presence(name, channel, None, _sent_at(time_ms))
     elif name == "client_event":

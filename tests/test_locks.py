@@ -5,7 +5,7 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 
-from pusherable import locks, presence
+from pusherable import locks, presence, webhooks
 from pusherable.channels import channel_for
 from pusherable.signals import member_added, member_removed
 from pusherable.testing import outbox
@@ -186,6 +186,23 @@ def test_holder_back_within_the_grace_period_keeps_the_full_lease(world, channel
     locks.acquire(channel, editor, lease=60)
     member_removed.send(sender=None, channel=channel, user_id=str(editor.pk))
     member_added.send(sender=None, channel=channel, user_id=str(editor.pk))
+    clock[0] += 30
+    assert locks.holds_lock(channel, editor)
+
+
+def test_a_reloads_webhooks_in_the_wrong_order_keep_the_lease(world, channel, clock, settings):
+    """soketi posts webhooks concurrently: a reload's member_removed may come last."""
+    settings.PUSHERABLE_PRESENCE_GRACE_PERIOD = 2
+    editor = world.users["editor"]
+    locks.acquire(channel, editor, lease=60)
+    user_id = str(editor.pk)
+    now_ms = int(clock[0] * 1000)
+    webhooks.dispatch_event(
+        {"name": "member_added", "channel": channel, "user_id": user_id}, time_ms=now_ms + 20
+    )
+    webhooks.dispatch_event(
+        {"name": "member_removed", "channel": channel, "user_id": user_id}, time_ms=now_ms + 10
+    )
     clock[0] += 30
     assert locks.holds_lock(channel, editor)
 

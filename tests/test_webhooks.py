@@ -95,7 +95,7 @@ def test_events_become_signals(received):
     }
     assert [(signal, sender, kwargs) for signal, sender, kwargs in received] == [
         (signals.channel_occupied, Article, common),
-        (signals.member_added, Article, {**common, "user_id": "3"}),
+        (signals.member_added, Article, {**common, "user_id": "3", "stale": False}),
         (
             signals.client_event,
             Article,
@@ -107,7 +107,7 @@ def test_events_become_signals(received):
                 "user_id": "3",
             },
         ),
-        (signals.member_removed, Article, {**common, "user_id": "3"}),
+        (signals.member_removed, Article, {**common, "user_id": "3", "stale": False}),
         (signals.channel_vacated, Article, common),
     ]
 
