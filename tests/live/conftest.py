@@ -12,7 +12,9 @@ leaves the machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,9 +89,78 @@ def browser(chromium_path, django_db_setup):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
+class RequestCounter:
+    """WSGI middleware of the live server: how many requests are being answered.
+
+    The live server shares the test's in-memory SQLite connection. A request that
+    is still being answered when the test's teardown flushes the database (an
+    authorization from a page that is closing, a webhook about its departure)
+    meets "database table is locked", or writes rows into the next test.
+    """
+
+    def __init__(self, application: Callable) -> None:
+        self.application = application
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.last_finished = time.monotonic()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            response = self.application(environ, start_response)
+        except BaseException:
+            self._finished()
+            raise
+        return _CountedResponse(response, self._finished)
+
+    def _finished(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+            self.last_finished = time.monotonic()
+
+    def wait_until_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
+        """Return once no request has been answered for *quiet* seconds (at most *timeout*)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                idle = self.in_flight == 0 and time.monotonic() - self.last_finished >= quiet
+            if idle:
+                return
+            time.sleep(0.02)
+
+
+class _CountedResponse:
+    """A WSGI response that reports when the server has closed it (the request's end)."""
+
+    def __init__(self, response: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self.response = response
+        self.on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.response)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.on_close()
+
+
+def request_counter(live_server) -> RequestCounter:
+    """The live server's :class:`RequestCounter`, installed on first use."""
+    httpd = live_server.thread.httpd
+    if not isinstance(httpd.application, RequestCounter):
+        httpd.set_app(RequestCounter(httpd.application))
+    return httpd.application
+
+
 @pytest.fixture
 def live_site(pusher_server, live_server, settings, transactional_db):
     """Django at ``live_server.url``, delivering to the bundled server."""
+    counter = request_counter(live_server)
     settings.ROOT_URLCONF = "tests.guard_urls"
     for name, value in pusher_server.settings().items():
         setattr(settings, name, value)
@@ -102,6 +173,10 @@ def live_site(pusher_server, live_server, settings, transactional_db):
     yield live_server
     from pusherable.delivery import reset_backend
 
+    # The browser contexts are closed by now (fixtures that open them depend on
+    # this one); let the requests they and the Pusher target caused finish before
+    # the database is flushed.
+    counter.wait_until_quiet()
     reset_backend(timeout=1)
 
 
