@@ -85,8 +85,8 @@ def rf_request(rf: RequestFactory):
 
 # --- {% pusherable_script %} ---------------------------------------------------------
 
-#: The configuration, pusher-js, and the files of SCRIPTS (the core, the three files
-#: that plug into it, the four add-ons).
+#: The configuration, pusher-js, and the files of SCRIPTS (the core's requests, the
+#: core, the three files that plug into it, the four add-ons).
 SCRIPT_TAGS = 2 + len(SCRIPTS)
 
 
@@ -95,6 +95,7 @@ def test_script_loads_pusher_js_then_pusherable_js(rf_request):
     assert [s["attrs"].get("src") for s in scripts] == [
         None,
         PUSHER_JS_URL,
+        "/static/pusherable/pusherable-http.js",
         "/static/pusherable/pusherable.js",
         "/static/pusherable/pusherable-page.js",
         "/static/pusherable/pusherable-presence.js",

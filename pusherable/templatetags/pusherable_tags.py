@@ -48,8 +48,10 @@ __all__ = [
 register = template.Library()
 
 #: The static files ``{% pusherable_script %}`` loads after pusher-js, in the order they
-#: run (all ``defer``): the core, the files that plug into it, then the add-ons.
+#: run (all ``defer``): the core's requests, the core, the files that plug into it,
+#: then the add-ons.
 SCRIPTS = (
+    "pusherable/pusherable-http.js",  # requests to Django's endpoints, no state
     "pusherable/pusherable.js",  # the connection, subscriptions, dispatch, plugins
     "pusherable/pusherable-page.js",  # declarations in the page, socket id in forms
     "pusherable/pusherable-presence.js",  # here / joined / left, intent

@@ -11,7 +11,7 @@ const { JSDOM, VirtualConsole } = require('jsdom');
 
 const STATIC_DIR = path.join(__dirname, '..', '..', 'pusherable', 'static', 'pusherable');
 // The files {% pusherable_script %} loads before the add-ons, in its order.
-const CORE = ['pusherable.js', 'pusherable-page.js', 'pusherable-presence.js', 'pusherable-guard.js'];
+const CORE = ['pusherable-http.js', 'pusherable.js', 'pusherable-page.js', 'pusherable-presence.js', 'pusherable-guard.js'];
 const SOURCES = new Map();
 
 function source(name) {
@@ -309,12 +309,12 @@ function load(options = {}) {
       notifications.push({ event, data: plain(data), channel: meta.channel });
     };
   }
-  for (const name of CORE.concat(options.addons || [])) {
+  for (const name of (options.core || CORE).concat(options.addons || [])) {
     window.eval(source(name) + '\n//# sourceURL=' + name);
   }
   const api = window.pusherable;
   // jsdom does not navigate: the helper every "Reload" button calls records instead.
-  if (api.helpers.reload) api.helpers.reload = () => navigations.push(window.location.href);
+  if (api && api.helpers && api.helpers.reload) api.helpers.reload = () => navigations.push(window.location.href);
   document.dispatchEvent(new window.Event('DOMContentLoaded'));
   readyState = 'complete';
 
@@ -353,4 +353,4 @@ function load(options = {}) {
   };
 }
 
-module.exports = { CONFIG, allText, load, plain };
+module.exports = { CORE, CONFIG, allText, load, plain };

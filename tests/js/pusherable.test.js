@@ -7,7 +7,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const { CONFIG, load, plain } = require('./fakes');
+const { CORE, CONFIG, load, plain } = require('./fakes');
 
 const ARTICLE = 'private-article_1';
 const PRESENCE = 'presence-article_1';
@@ -233,4 +233,19 @@ test('without the protocol in the configuration the page is told, not guessed', 
   assert.equal(page.FakePusher.instances.length, 0);
   assert.deepEqual(page.events('pusherable:error').map((n) => n.data.reason), ['configuration']);
   assert.ok(page.errors.some((e) => e.includes('"protocol"')));
+});
+
+test('the core without pusherable-http.js says so and does not start', () => {
+  const core = CORE.filter((name) => name !== 'pusherable-http.js');
+  const page = load({ core, body: [{ channels: [ARTICLE], events: ['update'] }] });
+  assert.equal(page.FakePusher.instances.length, 0);
+  assert.equal(page.window.pusherable, undefined);
+  assert.ok(page.errors.some((e) => e.includes('load pusherable-http.js first')));
+});
+
+test('the files loaded twice keep the first copy and its one connection', () => {
+  const page = load({ core: CORE.concat(CORE), body: [{ channels: [ARTICLE], events: ['update'] }] });
+  assert.equal(page.FakePusher.instances.length, 1);
+  assert.equal(typeof page.api.http.request, 'function');
+  assert.deepEqual(page.errors, []);
 });

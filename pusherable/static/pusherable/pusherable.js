@@ -14,6 +14,11 @@
   if (root.pusherable && root.pusherable.version) {
     return; // Loaded twice: the first copy owns the connection.
   }
+  const http = root.pusherable && root.pusherable.http;
+  if (!http) {
+    if (root.console) root.console.error('pusherable.js: load pusherable-http.js first.');
+    return;
+  }
 
   const VERSION = '1.0.0';
   const DEFAULT_CALLBACK = 'pusherable_notify';
@@ -44,20 +49,8 @@
     }
   }
 
-  const REASONS = { 400: 'bad_request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not_found' };
-
-  // The reason of a pusherable:error for an HTTP status (0 or null: no answer).
-  function reasonFor(status) {
-    if (!status) return 'network';
-    return REASONS[status] || (status >= 500 ? 'server_error' : 'refused');
-  }
-
-  // The data of a pusherable:error about `error` ({status, message}); the reason follows
-  // the status unless given.
-  function errorData(channel, source, error, reason) {
-    const status = error.status || null;
-    return { channel: channel, reason: reason || reasonFor(status), status: status, message: error.message, source: source };
-  }
+  const reasonFor = http.reasonFor;
+  const errorData = http.errorData;
 
   function warnOnce(key, message) {
     if (state.warned.has(key)) return;
@@ -151,7 +144,7 @@
     deliver(handlersOf(record), event, data, record.name, Boolean(quiet));
   }
 
-  // --- HTTP --------------------------------------------------------------------------
+  // --- HTTP (pusherable-http.js makes the requests) ------------------------------------
 
   function socketId() {
     const pusher = state.pusher;
@@ -166,46 +159,17 @@
     return result;
   }
 
-  function requestError(status, message) {
-    const error = new Error(message);
-    error.status = status;
-    return error;
-  }
-
-  // The JSON of an endpoint's answer; an error answer or one that is not JSON throws,
-  // with the endpoint's own message when it sent one.
-  async function request(url, init) {
-    let response;
-    try {
-      response = await root.fetch(url, Object.assign({ credentials: 'same-origin' }, init));
-    } catch (error) {
-      throw requestError(0, 'Network error: ' + (error && error.message));
-    }
-    const json = await response.json().catch(() => null);
-    if (!response.ok) throw requestError(response.status, (json && json.error) || 'HTTP ' + response.status);
-    if (json === null) throw requestError(response.status, 'The answer is not JSON.');
-    return json;
-  }
-
   // A POST with the CSRF token and the socket id; extra: {params, headers} to add.
   function post(url, fields, extra) {
     const options = extra || {};
-    const body = new root.URLSearchParams();
-    for (const name of Object.keys(options.params || {})) body.append(name, options.params[name]);
-    for (const name of Object.keys(fields)) body.append(name, fields[name]);
     const defaults = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
     const requestHeaders = headers(Object.assign(defaults, options.headers));
     if (state.config.csrfToken) requestHeaders['X-CSRFToken'] = state.config.csrfToken;
-    return request(url, { method: 'POST', headers: requestHeaders, body: body.toString() });
+    return http.request(url, { method: 'POST', headers: requestHeaders, body: http.formBody(fields, options.params) });
   }
 
   function getJSON(url, params) {
-    const query = new root.URLSearchParams();
-    for (const name of Object.keys(params || {})) {
-      if (params[name] !== null && params[name] !== undefined) query.append(name, params[name]);
-    }
-    const address = url + (url.indexOf('?') === -1 ? '?' : '&') + query.toString();
-    return request(address, { method: 'GET', headers: headers({ Accept: 'application/json' }) });
+    return http.request(http.withQuery(url, params), { method: 'GET', headers: headers({ Accept: 'application/json' }) });
   }
 
   // pusher-js calls this instead of its own XHR: the request then carries the CSRF
@@ -502,6 +466,7 @@
     disconnect: () => {
       if (state.pusher) state.pusher.disconnect();
     },
+    http: http,
     helpers: { parseJSON: parseJSON, reasonFor: reasonFor, errorData: errorData },
   };
   root.pusherable = api;
