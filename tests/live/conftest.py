@@ -89,48 +89,66 @@ def browser(chromium_path, django_db_setup):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-class RequestCounter:
-    """WSGI middleware of the live server: how many requests are being answered.
+class LiveServerGate:
+    """WSGI middleware of the live server: one request at a time, and none during a flush.
 
-    The live server shares the test's in-memory SQLite connection. A request that
-    is still being answered when the test's teardown flushes the database (an
-    authorization from a page that is closing, a webhook about its departure)
-    meets "database table is locked", or writes rows into the next test.
+    With an in-memory SQLite database, the live server's threads and the test's
+    thread share one connection (as Django's ``LiveServerTestCase`` does), and
+    SQLite keeps one transaction per connection. Two requests answered at once
+    (two pages authorizing their channels) then meet in each other's transaction
+    ("database table is locked", "cannot start a transaction within a
+    transaction"), and a request still running when the test's teardown flushes
+    the database (an authorization from a page that is closing, a webhook about
+    its departure) breaks the flush and writes rows into the next test. So the
+    gate lets one request through at a time, from the call to the response's
+    ``close()`` (where Django's ``request_finished`` runs), and the teardown
+    waits until the requests are over and closes the gate for the flush.
     """
 
     def __init__(self, application: Callable) -> None:
         self.application = application
         self.lock = threading.Lock()
-        self.in_flight = 0
         self.last_finished = time.monotonic()
+        self.closed_for_flush = False
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        with self.lock:
-            self.in_flight += 1
+        from django.conf import settings
+
+        if environ.get("PATH_INFO", "").startswith(settings.STATIC_URL):
+            # Static files touch no database: the browser loads them side by side.
+            return self.application(environ, start_response)
+        self.lock.acquire()
         try:
             response = self.application(environ, start_response)
         except BaseException:
             self._finished()
             raise
-        return _CountedResponse(response, self._finished)
+        return _GatedResponse(response, self._finished)
 
     def _finished(self) -> None:
-        with self.lock:
-            self.in_flight -= 1
-            self.last_finished = time.monotonic()
+        self.last_finished = time.monotonic()
+        self.lock.release()
 
-    def wait_until_quiet(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
-        """Return once no request has been answered for *quiet* seconds (at most *timeout*)."""
+    def close_for_flush(self, quiet: float = 0.3, timeout: float = 10.0) -> None:
+        """Wait until no request has been answered for *quiet* seconds (at most
+        *timeout*), then keep the next ones waiting until :meth:`open`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.lock:
-                idle = self.in_flight == 0 and time.monotonic() - self.last_finished >= quiet
-            if idle:
-                return
+            if self.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                if time.monotonic() - self.last_finished >= quiet:
+                    self.closed_for_flush = True
+                    return
+                self.lock.release()
             time.sleep(0.02)
+        # Still busy: flush anyway rather than hang the suite; the test may fail.
+
+    def open(self) -> None:
+        if self.closed_for_flush:
+            self.closed_for_flush = False
+            self.lock.release()
 
 
-class _CountedResponse:
+class _GatedResponse:
     """A WSGI response that reports when the server has closed it (the request's end)."""
 
     def __init__(self, response: Iterable[bytes], on_close: Callable[[], None]) -> None:
@@ -149,18 +167,23 @@ class _CountedResponse:
             self.on_close()
 
 
-def request_counter(live_server) -> RequestCounter:
-    """The live server's :class:`RequestCounter`, installed on first use."""
-    httpd = live_server.thread.httpd
-    if not isinstance(httpd.application, RequestCounter):
-        httpd.set_app(RequestCounter(httpd.application))
-    return httpd.application
-
-
 @pytest.fixture
-def live_site(pusher_server, live_server, settings, transactional_db):
+def live_server_gate(live_server) -> Iterator[LiveServerGate]:
+    """The live server's :class:`LiveServerGate` (installed on first use), open again
+    once the test's database is flushed."""
+    httpd = live_server.thread.httpd
+    if not isinstance(httpd.application, LiveServerGate):
+        httpd.set_app(LiveServerGate(httpd.application))
+    gate = httpd.application
+    yield gate
+    gate.open()
+
+
+# live_server_gate comes before transactional_db, so its teardown (opening the gate)
+# comes after the flush.
+@pytest.fixture
+def live_site(live_server_gate, pusher_server, live_server, settings, transactional_db):
     """Django at ``live_server.url``, delivering to the bundled server."""
-    counter = request_counter(live_server)
     settings.ROOT_URLCONF = "tests.guard_urls"
     for name, value in pusher_server.settings().items():
         setattr(settings, name, value)
@@ -174,9 +197,9 @@ def live_site(pusher_server, live_server, settings, transactional_db):
     from pusherable.delivery import reset_backend
 
     # The browser contexts are closed by now (fixtures that open them depend on
-    # this one); let the requests they and the Pusher target caused finish before
-    # the database is flushed.
-    counter.wait_until_quiet()
+    # this one): let the requests they and the Pusher target caused finish, and
+    # keep later ones out until the database is flushed.
+    live_server_gate.close_for_flush()
     reset_backend(timeout=1)
 
 
