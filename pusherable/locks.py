@@ -211,11 +211,16 @@ def _announce(
     previous: EditLock | None,
     reason: str,
     socket_id: str | None = None,
+    *,
+    at: float,
 ) -> None:
     def who(item: EditLock | None) -> dict[str, str] | None:
         return None if item is None else {"id": item.holder_id, "name": item.holder_name}
 
-    data = {"holder": who(lock), "previous": who(previous), "reason": reason}
+    # ``at``: when the change was made, under the object's mutex. A page orders what
+    # it learns by it: an answer read before this change (a renewal that crossed
+    # it) must not undo it when it arrives after the event.
+    data = {"holder": who(lock), "previous": who(previous), "reason": reason, "at": at}
     # Not tied to a database write: the others learn it now.
     trigger(channel, LOCK_EVENT, data, socket_id=socket_id, on_commit=False)
 
@@ -290,7 +295,7 @@ def acquire(
             return lock
         lock = EditLock(channel, user_id, name, now + lease, now, lease, takeover_permission)
         _write(cache, lock, now)
-    _announce(channel, lock, current, "abandoned" if current else "acquired", socket_id)
+    _announce(channel, lock, current, "abandoned" if current else "acquired", socket_id, at=now)
     return lock
 
 
@@ -344,7 +349,7 @@ def hand_over(channel: str, user: Any, to: Any, *, socket_id: str | None = None)
             raise LockRefused("The lock goes only to someone who asked for it.", status=400)
         lock = current.passed_to(to, current.asks[to], now)
         _write(cache, lock, now)
-    _announce(channel, lock, current, "handover", socket_id)
+    _announce(channel, lock, current, "handover", socket_id, at=now)
     return lock
 
 
@@ -365,7 +370,7 @@ def take_over(
             raise AuthorizationError("You may not take the lock over.", status=403)
         lock = current.passed_to(user_id, name, now)
         _write(cache, lock, now)
-    _announce(channel, lock, current, "takeover", socket_id)
+    _announce(channel, lock, current, "takeover", socket_id, at=now)
     return lock
 
 
@@ -373,11 +378,12 @@ def release(channel: str, user: Any, *, socket_id: str | None = None) -> None:
     """The holder gives the lock up: the next editor to open the form gets it."""
     user_id, _ = _member(user)
     with _exclusive(channel) as cache:
-        current = _read(cache, channel, time.time())
+        now = time.time()
+        current = _read(cache, channel, now)
         if current is None or current.holder_id != user_id:
             raise LockRefused("You do not hold the lock.")
         cache.delete(_LOCK_KEY.format(channel))
-    _announce(channel, None, current, "released", socket_id)
+    _announce(channel, None, current, "released", socket_id, at=now)
 
 
 def holder_left(channel: str, user_id: str) -> None:

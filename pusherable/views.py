@@ -9,6 +9,7 @@ the webhook receiver is exempt, because Pusher signs it.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -193,7 +194,9 @@ class LockView(JsonEndpoint):
     ``action`` is ``renew`` (the holder's page, while open), ``ask``, ``handover``
     (to someone who asked), ``take`` (with the lock's take-over permission) or
     ``release``; see :mod:`pusherable.locks`. The user must be allowed to edit the
-    object. Answers ``{"ok": true, "lock": {"holder", "mine", "asks"} or null}``.
+    object. Answers ``{"ok": true, "lock": {"holder", "mine", "asks"} or null, "at":
+    <epoch seconds>}``: ``at`` is a time before the lock was read, so that the page
+    can drop an answer older than a ``pusherable:lock`` event it already applied.
     """
 
     actions = ("renew", "ask", "handover", "take", "release")
@@ -212,6 +215,9 @@ class LockView(JsonEndpoint):
             raise authorization.BadAuthorizationRequest("Locks live on presence channels.")
         user = authorization.get_user(request)
         name = channel.name
+        # Before the action reads the lock, so never later than that read: the page
+        # drops an answer older than a lock event it already applied (see locks._announce).
+        at = time.time()
         lock: locks.EditLock | None
         if action == "renew":
             lock = locks.renew(name, user)
@@ -228,7 +234,7 @@ class LockView(JsonEndpoint):
             locks.release(name, user, socket_id=socket_id)
             lock = None
         me = members.member_id(user)
-        return {"ok": True, "lock": None if lock is None else lock.as_json(me)}
+        return {"ok": True, "lock": None if lock is None else lock.as_json(me), "at": at}
 
 
 @method_decorator(never_cache, name="dispatch")

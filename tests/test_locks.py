@@ -58,6 +58,7 @@ def test_first_editor_acquires_and_the_others_see_the_holder(world, channel):
                 "holder": {"id": str(editor.pk), "name": "Editor Example"},
                 "previous": None,
                 "reason": "acquired",
+                "at": mock.ANY,
             },
         )
     ]
@@ -109,6 +110,7 @@ def test_ask_notifies_the_holder_who_hands_over(world, channel):
                 "holder": {"id": str(viewer.pk), "name": "Viewer Example"},
                 "previous": {"id": str(editor.pk), "name": "Editor Example"},
                 "reason": "handover",
+                "at": mock.ANY,
             },
         )
     ]
@@ -312,6 +314,40 @@ def test_endpoint_take_over_with_the_permission(world, channel):
         "mine": True,
         "asks": [],
     }
+
+
+def test_an_answer_is_dated_before_its_read_and_an_event_at_its_change(world, channel, clock):
+    """A renewal read just before a take-over must date before the take-over's event:
+    pusherable-lock.js drops the older of the two, whichever arrives last."""
+    editor, admin = world.users["editor"], world.users["admin"]
+    locks.acquire(channel, editor, takeover_permission="testapp.delete_article")
+    times = iter([clock[0] + 1, clock[0] + 2])
+
+    def read_then_take(channel_name, user):
+        # The renewal's read happens at +1; the take-over lands at +2, before the answer.
+        clock[0] = next(times)
+        lock = locks.get_lock(channel_name)
+        clock[0] = next(times)
+        outbox.clear()
+        locks.take_over(channel_name, admin, world.article)
+        return lock
+
+    with mock.patch("pusherable.locks.renew", side_effect=read_then_take):
+        answer = act(editor, channel, "renew").json()
+    [(_, event)] = lock_events()
+    assert answer["lock"]["holder"]["id"] == str(editor.pk)  # what the renewal read
+    assert event["holder"]["id"] == str(admin.pk)
+    assert answer["at"] < event["at"] == clock[0]
+
+
+def test_every_lock_event_and_answer_is_dated(world, channel, clock):
+    editor, viewer = world.users["editor"], world.users["viewer"]
+    answer = act(viewer, channel, "renew").json()
+    assert answer == {"ok": True, "lock": None, "at": clock[0]}
+    locks.acquire(channel, editor)
+    clock[0] += 5
+    locks.release(channel, editor)
+    assert [data["at"] for _, data in lock_events()] == [clock[0] - 5, clock[0]]
 
 
 def test_endpoint_refuses_other_channel_types(world):

@@ -127,6 +127,17 @@
     render(entry);
   }
 
+  // Whether news of the lock made at `at` (the server's epoch seconds) is newer than
+  // what the page shows, and if so remember it. An answer read before a change can
+  // arrive after the change's event (a renewal that crossed a take-over): it must
+  // not undo it. News without a time (an older server) is always applied.
+  function isNews(entry, at) {
+    if (typeof at !== 'number') return true;
+    if (at < (entry.state.at || 0)) return false;
+    entry.state.at = at;
+    return true;
+  }
+
   // What the endpoint answered: {holder, mine, asks} or null.
   function update(entry, lock, reason) {
     if (entry.state.mine && (!lock || !lock.mine)) {
@@ -152,6 +163,7 @@
       (answer) => {
         if (action === 'ask') entry.state.asked = true;
         if (action === 'handover') entry.state.asks = [];
+        if (!isNews(entry, answer.at)) return;
         update(entry, answer.lock, action === 'renew' ? 'expired' : action);
       },
       (error) => {
@@ -188,6 +200,7 @@
   // --- server events ---------------------------------------------------------------------
 
   function onLock(channel, entry, data) {
+    if (!isNews(entry, data.at)) return;
     const holder = data.holder || null;
     const mine = Boolean(holder && holder.id === entry.state.me);
     host.emit(channel, 'pusherable:lock', {
