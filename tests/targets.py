@@ -131,10 +131,20 @@ class PusherTarget(PusherEndpoint):
     logs: list[Path] = field(default_factory=list, repr=False)
 
     def pusher_client(self, **options: Any) -> Any:
-        """A :class:`pusher.Pusher` aimed at the node Django sends to."""
+        """A :class:`pusher.Pusher` aimed at the node Django sends to, through the
+        delivery backend's transport.
+
+        soketi closes the connection after every answer, and now and then closes one
+        before answering; the ``pusher`` library's ``requests`` transport then fails
+        the call (seen once on the cluster, in a barrier of the end-to-end tests).
+        The backend's transport sends again once when a connection closes before any
+        answer, as delivery does.
+        """
         import pusher
 
-        return pusher.Pusher(**self.client_options(**options))
+        from pusherable.backends.http import Urllib3Transport
+
+        return pusher.Pusher(**self.client_options(**options), backend=Urllib3Transport)
 
     def ws_port(self, index: int) -> int:
         """The WebSocket port of the ``index``-th browser user: nodes taken in turn."""
