@@ -51,7 +51,11 @@ from .protocol_rules import (
     LIBRARY_EVENT_PREFIX,
     MAX_EVENT_NAME_LENGTH,
     PROTOCOL_EVENT_PREFIXES,
+    ChannelType,
     browser_rules,
+)
+from .protocol_rules import (
+    channel_type as protocol_channel_type,
 )
 from .users import display_name
 
@@ -256,10 +260,12 @@ def resolve_model(model: Any) -> type[models.Model]:
 
 
 def _channel_type_of(name: str) -> str:
-    for channel_type in ("presence", "private"):
-        if name.startswith(PREFIXES[channel_type]):
-            return channel_type
-    return "public"
+    """``"presence"``, ``"private"`` (encrypted ones too: both need an authorization)
+    or ``"public"``, as :func:`~pusherable.protocol_rules.channel_type` reads the name."""
+    kind = protocol_channel_type(name)
+    if kind is ChannelType.PRESENCE:
+        return "presence"
+    return "private" if kind.needs_auth else "public"
 
 
 def _view_channels(view: Any) -> list[str] | None:
