@@ -243,6 +243,14 @@ test('the core without pusherable-http.js says so and does not start', () => {
   assert.ok(page.errors.some((e) => e.includes('load pusherable-http.js first')));
 });
 
+test('pusherable-http.js alone does not publish a half-built window.pusherable', () => {
+  // Deferred scripts run one task apart: code polling for window.pusherable between
+  // pusherable-http.js and pusherable.js must not find an object without the API.
+  const page = load({ core: ['pusherable-http.js'] });
+  assert.equal(page.window.pusherable, undefined);
+  assert.equal(typeof page.window[page.window.Symbol.for('pusherable.http')].request, 'function');
+});
+
 test('the files loaded twice keep the first copy and its one connection', () => {
   const page = load({ core: CORE.concat(CORE), body: [{ channels: [ARTICLE], events: ['update'] }] });
   assert.equal(page.FakePusher.instances.length, 1);

@@ -3,14 +3,18 @@
  * state of their own: fetch with the page's cookies, JSON answers, errors that carry
  * their HTTP status, form and query encoding, and the data of a pusherable:error.
  *
- * Loaded by {% pusherable_script %} first, before pusherable.js, which reads it from
- * pusherable.http (the CSRF token and the socket id are the core's to add: it knows
- * the page's configuration and connection). Plain ES2017, no build step.
+ * Loaded by {% pusherable_script %} first, before pusherable.js, which takes it over
+ * and publishes it as pusherable.http (the CSRF token and the socket id are the core's
+ * to add: it knows the page's configuration and connection). The hand-over goes through
+ * a registered symbol, not window.pusherable: deferred scripts run one task apart, and
+ * code polling for window.pusherable in between must never find it half built.
+ * Plain ES2017, no build step.
  */
 (function (root) {
   'use strict';
 
-  if (root.pusherable && (root.pusherable.version || root.pusherable.http)) {
+  const HANDOVER = Symbol.for('pusherable.http');
+  if (root[HANDOVER] || (root.pusherable && root.pusherable.version)) {
     return; // Loaded twice: the first copy stays.
   }
 
@@ -67,7 +71,11 @@
     return url + (url.indexOf('?') === -1 ? '?' : '&') + query.toString();
   }
 
-  root.pusherable = Object.assign(root.pusherable || {}, {
-    http: { reasonFor: reasonFor, errorData: errorData, request: request, formBody: formBody, withQuery: withQuery },
-  });
+  root[HANDOVER] = {
+    reasonFor: reasonFor,
+    errorData: errorData,
+    request: request,
+    formBody: formBody,
+    withQuery: withQuery,
+  };
 })(typeof window !== 'undefined' ? window : this);

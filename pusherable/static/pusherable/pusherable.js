@@ -14,7 +14,8 @@
   if (root.pusherable && root.pusherable.version) {
     return; // Loaded twice: the first copy owns the connection.
   }
-  const http = root.pusherable && root.pusherable.http;
+  // pusherable-http.js hands its helpers over under this symbol (see that file for why).
+  const http = root[Symbol.for('pusherable.http')];
   if (!http) {
     if (root.console) root.console.error('pusherable.js: load pusherable-http.js first.');
     return;
