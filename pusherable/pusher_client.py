@@ -1,9 +1,16 @@
 """The ``pusher`` client used to sign authorizations, check webhooks and query the HTTP API.
 
-Signing and webhook checks are local computations (no network I/O). The client is
-built once per set of settings and per timeout, and dropped when a ``PUSHER*``
-setting changes, so ``override_settings`` works in tests. The delivery backend
-keeps its own client: its timeouts and connection pool serve another purpose.
+Signing and webhook checks are local computations (no network I/O). The HTTP API
+calls (who is on a presence channel, ending a user's connections) go through the
+same urllib3 transport as delivery (:class:`~pusherable.backends.http.Urllib3Transport`:
+kept-alive connections, the ``pusher`` library's certificate bundle, the
+environment's proxy, a request sent once more when a kept-alive connection was
+closed under it, as soketi closes every one after its answer).
+
+The client is built once per set of settings and per timeout, and dropped (its
+connections closed) when a ``PUSHER*`` setting changes, so ``override_settings``
+works in tests. The delivery backend keeps its own client: its timeouts and
+connection pool serve another purpose.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ import threading
 from typing import Any
 
 import pusher
-from pusher.errors import PusherBadStatus
+import urllib3
 from pusher.http import POST, Request
 
+from .backends.http import APIError, Urllib3Transport
 from .conf import settings, settings_reloaded
 from .exceptions import ConfigurationError, DeliveryError
 from .members import member_id
@@ -24,13 +32,22 @@ __all__ = ["get_client", "reset_clients", "terminate_user_connections"]
 _clients: dict[float | None, pusher.Pusher] = {}
 _lock = threading.Lock()
 
+#: Connections each client keeps open for reuse (request threads share it; more are
+#: opened at once when needed, and closed after use).
+POOL_SIZE = 10
+
 
 def get_client(*, timeout: float | None = None) -> pusher.Pusher:
     """A :class:`pusher.Pusher` built from ``settings.pusher_client_options()``.
 
-    ``timeout`` (seconds) overrides :data:`PUSHERABLE_TIMEOUT` for HTTP API calls;
-    one client is cached per value. Raises :exc:`~pusherable.exceptions.ConfigurationError`
-    when the credentials are missing or invalid.
+    Its HTTP API calls go through :class:`~pusherable.backends.http.Urllib3Transport`,
+    with the ``proxy`` and ``ca_certs`` of :data:`PUSHERABLE_BACKEND_OPTIONS` when
+    they are given: an error answer raises :exc:`~pusherable.backends.http.APIError` (a
+    :exc:`pusher.errors.PusherBadStatus` with the ``status``), a network fault
+    :exc:`urllib3.exceptions.HTTPError`. ``timeout`` (seconds) overrides
+    :data:`PUSHERABLE_TIMEOUT` for HTTP API calls; one client is cached per value.
+    Raises :exc:`~pusherable.exceptions.ConfigurationError` when the credentials are
+    missing or invalid.
     """
     client = _clients.get(timeout)
     if client is not None:
@@ -47,17 +64,36 @@ def get_client(*, timeout: float | None = None) -> pusher.Pusher:
             if timeout is not None:
                 options["timeout"] = float(timeout)
             try:
-                client = pusher.Pusher(**options)
+                client = pusher.Pusher(
+                    **options, backend=Urllib3Transport, maxsize=POOL_SIZE, **_reach_options()
+                )
             except (TypeError, ValueError) as exc:
                 raise ConfigurationError(f"Invalid Pusher settings: {exc}") from exc
             _clients[timeout] = client
         return client
 
 
+def _reach_options() -> dict[str, Any]:
+    # How to reach the API is the same for every call: the delivery backend's
+    # ``proxy`` and ``ca_certs`` options (a private CA, say) serve these calls too.
+    backend_options = settings.PUSHERABLE_BACKEND_OPTIONS
+    if not isinstance(backend_options, dict):
+        return {}  # reported by the system checks
+    return {
+        name: value for name, value in backend_options.items() if name in ("proxy", "ca_certs")
+    }
+
+
 def reset_clients() -> None:
-    """Forget the cached clients; the next :func:`get_client` builds a new one."""
+    """Forget the cached clients and close their connections; the next
+    :func:`get_client` builds a new one."""
     with _lock:
+        clients = list(_clients.values())
         _clients.clear()
+    for client in clients:
+        transport = client._pusher_client.http
+        if isinstance(transport, Urllib3Transport):
+            transport.close()
 
 
 def terminate_user_connections(user: Any) -> None:
@@ -77,21 +113,20 @@ def terminate_user_connections(user: Any) -> None:
     client = get_client()
     try:
         try:
-            answer = client.terminate_user_connections(user_id)
-        except PusherBadStatus as exc:
-            if not str(exc).startswith("404"):
+            client.terminate_user_connections(user_id)
+        except APIError as exc:
+            if exc.status != 404:
                 raise
             inner = client._pusher_client  # the library has no call for this path
             path = f"/apps/{inner.app_id}/users/{user_id}/terminate_connections"
-            answer = inner.http.send_request(Request(inner, POST, path, {}))
-    except (pusher.errors.PusherError, ValueError, OSError) as exc:
-        raise DeliveryError(f"Cannot end the connections of user {user_id}: {exc}") from exc
-    if isinstance(answer, dict) and answer.get("error"):
-        status = answer.get("code")
+            inner.http.send_request(Request(inner, POST, path, {}))
+    except APIError as exc:
+        # Also soketi's answer with status 200 whose body reports an error.
         raise DeliveryError(
-            f"Cannot end the connections of user {user_id}: {answer['error']}",
-            status=status if isinstance(status, int) else None,
-        )
+            f"Cannot end the connections of user {user_id}: {exc}", status=exc.status
+        ) from exc
+    except (pusher.errors.PusherError, urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
+        raise DeliveryError(f"Cannot end the connections of user {user_id}: {exc}") from exc
 
 
 def _on_settings_reloaded(sender: Any, setting: str, **kwargs: Any) -> None:

@@ -390,3 +390,14 @@ def test_transport_against_the_bundled_server():
             with closing(client_for(options)) as client, pytest.raises(APIError) as caught:
                 client.trigger("a", "e", {})
             assert caught.value.status == status
+
+
+def test_closing_the_transport_closes_its_kept_alive_connections(api):
+    with closing(client_for(api.client_options())) as client:
+        transport = transport_of(client)
+        client.trigger("news", "e", {})
+        # The pool's queue holds None for each free slot, and the connections kept.
+        (connection,) = [c for c in transport._pool.pool.queue if c is not None]
+        assert connection.sock is not None  # kept alive
+        transport.close()
+        assert connection.sock is None

@@ -174,5 +174,8 @@ class Urllib3Transport:
         )
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (one in use is closed when it is given back)."""
+        # urllib3 2 no longer closes the pools a PoolManager forgets in clear():
+        # close ours first.
+        self._pool.close()
         self.manager.clear()
