@@ -22,7 +22,7 @@ import pusher
 import urllib3
 from pusher.http import POST, Request
 
-from .backends.http import APIError, Urllib3Transport
+from .backends.http import APIError, Urllib3Transport, close_transport
 from .conf import settings, settings_reloaded
 from .exceptions import ConfigurationError, DeliveryError
 from .members import member_id
@@ -91,9 +91,7 @@ def reset_clients() -> None:
         clients = list(_clients.values())
         _clients.clear()
     for client in clients:
-        transport = client._pusher_client.http
-        if isinstance(transport, Urllib3Transport):
-            transport.close()
+        close_transport(client)
 
 
 def terminate_user_connections(user: Any) -> None:

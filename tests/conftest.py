@@ -113,3 +113,24 @@ def failures():
     delivery_failed.connect(receiver)
     yield received
     delivery_failed.disconnect(receiver)
+
+
+#: The variables through which the environment names a proxy (as ``requests`` and
+#: urllib read them).
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+
+@pytest.fixture
+def no_proxy_in_the_environment(monkeypatch):
+    """No proxy from the environment: the fake API on 127.0.0.1 is reached directly."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

@@ -27,22 +27,7 @@ from pusherable.events import Event
 from pusherable.exceptions import PermanentDeliveryError, TransientDeliveryError
 from tests.fake_pusher import FakePusher
 
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-)
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_in_the_environment(monkeypatch):
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_proxy_in_the_environment")
 
 
 def client_for(options: dict[str, Any], **transport_options: Any) -> pusher.Pusher:
@@ -401,3 +386,19 @@ def test_closing_the_transport_closes_its_kept_alive_connections(api):
         assert connection.sock is not None  # kept alive
         transport.close()
         assert connection.sock is None
+
+
+def test_close_transport_closes_ours_and_leaves_another_transport_alone(api):
+    from pusher.requests import RequestsBackend
+
+    from pusherable.backends.http import close_transport
+
+    ours = client_for(api.client_options())
+    ours.trigger("news", "e", {})
+    (connection,) = [c for c in transport_of(ours)._pool.pool.queue if c is not None]
+    close_transport(ours)
+    assert connection.sock is None
+    theirs = pusher.Pusher(**api.client_options(), backend=RequestsBackend)
+    close_transport(theirs)  # not ours to close: nothing happens, nothing raises
+    close_transport(None)  # a backend closed before its first event has no client
+    theirs._pusher_client.http.session.close()

@@ -17,16 +17,7 @@ from tests.fake_pusher import FakePusher
 
 
 @pytest.fixture
-def api_settings(api: FakePusher, monkeypatch):
-    for name in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)  # the fake API is reached directly
+def api_settings(api: FakePusher, no_proxy_in_the_environment):
     pusher_client.reset_clients()
     with override_settings(**api.settings()):
         yield api

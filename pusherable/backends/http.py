@@ -36,7 +36,7 @@ from typing import Any
 import urllib3
 from pusher.errors import PusherBadStatus
 
-__all__ = ["APIError", "Urllib3Transport", "proxy_for"]
+__all__ = ["APIError", "Urllib3Transport", "close_transport", "proxy_for"]
 
 # What a kept-alive connection closed under us raises before any answer came back.
 _CLOSED_UNDER_US = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -179,3 +179,12 @@ class Urllib3Transport:
         # close ours first.
         self._pool.close()
         self.manager.clear()
+
+
+def close_transport(client: Any) -> None:
+    """Close the kept-alive connections of a ``pusher`` client (or of its inner
+    ``pusher_client``) that sends through :class:`Urllib3Transport`; another
+    transport is left as it is."""
+    transport = getattr(getattr(client, "_pusher_client", client), "http", None)
+    if isinstance(transport, Urllib3Transport):
+        transport.close()

@@ -52,7 +52,7 @@ from ..exceptions import (
 from ..protocol_rules import ENCRYPTED_PREFIX, MAX_BATCH_SIZE, is_valid_socket_id
 from .base import BaseBackend
 from .faults import cause_of, classify_error, fault_hint
-from .http import Urllib3Transport
+from .http import Urllib3Transport, close_transport
 from .items import (
     BATCH_ITEM_SIZE_LIMIT,
     SINGLE_TRIGGER_SIZE_LIMIT,
@@ -197,9 +197,7 @@ class Backend(SenderThreads, BaseBackend):
         then close the client's connections."""
         super().close(timeout)
         client, self._client = self._client, None
-        http = getattr(getattr(client, "_pusher_client", client), "http", None)
-        if isinstance(http, Urllib3Transport):
-            http.close()
+        close_transport(client)
 
     # -- overridable pieces -----------------------------------------------------
 
